@@ -1,0 +1,27 @@
+# advtail: adversarial learning under class imbalance.
+# Default experiment: `snakemake --cores all`. Layout and data flow: docs/architecture.md.
+
+
+# A config named with --configfile stands alone (a full-scale reproduction must not
+# also run the default experiment); --config key=value still extends the default.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    subset="|".join(SUBSETS),
+    split="|".join(SPLITS),
+
+
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

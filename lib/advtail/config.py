@@ -1,0 +1,233 @@
+"""Validation of the experiment config: JSON schema, then cross-references.
+
+``validate_config`` raises one :class:`ConfigError` whose message names the key
+(dotted path, e.g. ``subsets.lt10.imbalance_ratio``) and what was expected. On
+success it fills the schema's defaults into the config in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from advtail.errors import ConfigError
+
+# Keys each data source reads (beyond the common ones); any other is a mistake.
+COMMON_DATASET_KEYS = {"source", "image_size", "channels", "val_per_class", "split_seed"}
+SOURCE_KEYS = {
+    "digits": {"test_fraction"},
+    "cifar10": {"root", "download"},
+    "cifar100": {"root", "download"},
+    "imagefolder": {"root", "test_fraction", "classes", "max_per_class"},
+}
+SOURCE_REQUIRED = {"imagefolder": {"root"}}
+SOURCE_DEFAULTS = {
+    "digits": {"test_fraction": 0.25},
+    "cifar10": {"root": "data/cifar10", "download": False},
+    "cifar100": {"root": "data/cifar100", "download": False},
+    "imagefolder": {"test_fraction": 0.2},
+}
+
+# Keys each subset profile reads (beyond dataset, profile, seed), and those it needs.
+PROFILE_KEYS = {
+    "full": set(),
+    "exponential": {"imbalance_ratio", "n_max"},
+    "step": {"imbalance_ratio", "n_max"},
+    "balanced_small": {"reference"},
+    "labelled_fraction": {"labelled_per_class", "base"},
+}
+PROFILE_REQUIRED = {
+    "exponential": {"imbalance_ratio"},
+    "step": {"imbalance_ratio"},
+    "balanced_small": {"reference"},
+    "labelled_fraction": {"labelled_per_class"},
+}
+# Which key of a profile names another subset.
+PROFILE_LINK = {"balanced_small": "reference", "labelled_fraction": "base"}
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file; a file that is not a mapping is an error naming it."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(str(path), "config file not found", has_value=False) from None
+    except yaml.YAMLError as err:
+        raise ConfigError(str(path), f"not valid YAML ({err})", has_value=False) from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "expected a mapping of config keys", data)
+    return data
+
+
+def load_schema(path: str | Path) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def _dotted(parts) -> str:
+    return ".".join(str(p) for p in parts) or "<config>"
+
+
+def _type_name(schema_type) -> str:
+    names = {
+        "integer": "an integer",
+        "number": "a number",
+        "string": "a string",
+        "boolean": "true or false",
+        "object": "a mapping",
+        "array": "a list",
+    }
+    if isinstance(schema_type, list):
+        return " or ".join(names.get(t, t) for t in schema_type)
+    return names.get(schema_type, schema_type)
+
+
+def _error_to_config_error(error: jsonschema.ValidationError) -> ConfigError:
+    path = list(error.absolute_path)
+    key = _dotted(path)
+    schema, value = error.schema, error.instance
+    kind = error.validator
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        extra = sorted(set(value) - set(known))
+        bad = extra[0]
+        close = difflib.get_close_matches(bad, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return ConfigError(
+            _dotted(path + [bad]), f"unknown key; {hint}expected one of {known}", has_value=False
+        )
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in value][0]
+        return ConfigError(_dotted(path + [missing]), "missing, and required", has_value=False)
+    if "propertyNames" in error.absolute_schema_path:
+        return ConfigError(
+            _dotted(path + [value]),
+            "invalid name; expected a letter, then letters, digits, '_' or '-'",
+            has_value=False,
+        )
+    integer = schema.get("type") == "integer"
+    noun = "an integer" if integer else "a number"
+    expected = {
+        "type": lambda: f"expected {_type_name(error.validator_value)}",
+        "enum": lambda: f"expected one of {error.validator_value}",
+        "const": lambda: f"expected {error.validator_value!r}",
+        "minimum": lambda: f"expected {noun} >= {error.validator_value}",
+        "maximum": lambda: f"expected {noun} <= {error.validator_value}",
+        "exclusiveMinimum": lambda: f"expected {noun} > {error.validator_value}",
+        "exclusiveMaximum": lambda: f"expected {noun} < {error.validator_value}",
+        "minProperties": lambda: f"expected at least {error.validator_value} entry",
+        "minItems": lambda: f"expected at least {error.validator_value} items",
+        "minLength": lambda: "expected a non-empty string",
+        "uniqueItems": lambda: "expected no repeated items",
+        "pattern": lambda: f"expected a string matching {error.validator_value}",
+    }.get(kind, lambda: f"invalid ({error.message})")()
+    if "description" in schema:
+        expected += f" ({schema['description']})"
+    return ConfigError(key, expected, value)
+
+
+def _fill_defaults(instance, schema: dict, root: dict) -> None:
+    """Fill ``default`` values of the schema into ``instance`` (objects only)."""
+    if "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].split("/")[-1]]
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub, root)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra, root)
+
+
+def _check_keys(cfg: dict, key: str, allowed: set, required: set, what: str) -> None:
+    for name in sorted(cfg):
+        if name not in allowed:
+            raise ConfigError(
+                f"{key}.{name}", f"not used by {what}; it reads {sorted(allowed)}", cfg[name]
+            )
+    for name in sorted(required - set(cfg)):
+        raise ConfigError(f"{key}.{name}", f"missing, and required by {what}", has_value=False)
+
+
+def _check_datasets(datasets: dict) -> None:
+    for name, cfg in datasets.items():
+        source = cfg["source"]
+        _check_keys(
+            cfg,
+            f"datasets.{name}",
+            COMMON_DATASET_KEYS | SOURCE_KEYS[source],
+            SOURCE_REQUIRED.get(source, set()),
+            f"source '{source}'",
+        )
+
+
+def _check_subsets(subsets: dict, datasets: dict) -> None:
+    for name, cfg in subsets.items():
+        key = f"subsets.{name}"
+        if cfg["dataset"] not in datasets:
+            raise ConfigError(
+                f"{key}.dataset",
+                f"expected a dataset defined under 'datasets' ({sorted(datasets)})",
+                cfg["dataset"],
+            )
+        profile = cfg["profile"]
+        _check_keys(
+            cfg,
+            key,
+            {"dataset", "profile", "seed"} | PROFILE_KEYS[profile],
+            PROFILE_REQUIRED.get(profile, set()),
+            f"profile '{profile}'",
+        )
+    for name, cfg in subsets.items():
+        seen = [name]
+        while cfg["profile"] in PROFILE_LINK and cfg.get(PROFILE_LINK[cfg["profile"]]):
+            link = PROFILE_LINK[cfg["profile"]]
+            key = f"subsets.{seen[-1]}.{link}"
+            target = cfg[link]
+            if target not in subsets:
+                raise ConfigError(
+                    key, f"expected a subset defined under 'subsets' ({sorted(subsets)})", target
+                )
+            if subsets[target]["dataset"] != cfg["dataset"]:
+                raise ConfigError(
+                    key,
+                    f"expected a subset of dataset '{cfg['dataset']}'; "
+                    f"'{target}' is of '{subsets[target]['dataset']}'",
+                    target,
+                )
+            if target in seen:
+                raise ConfigError(
+                    key, f"subsets refer to each other in a cycle {seen + [target]}", target
+                )
+            seen.append(target)
+            cfg = subsets[target]
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Validate ``config`` against the schema and its cross-references; fill defaults.
+
+    Raises :class:`ConfigError` with one line naming the first bad key. Returns
+    ``config`` itself, completed with defaults.
+    """
+    schema = load_schema(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise _error_to_config_error(best)
+    _check_datasets(config["datasets"])
+    _check_subsets(config["subsets"], config["datasets"])
+    _fill_defaults(config, schema, schema)
+    for cfg in config["datasets"].values():
+        for key, value in SOURCE_DEFAULTS[cfg["source"]].items():
+            cfg.setdefault(key, value)
+    return config

@@ -1,0 +1,331 @@
+"""Data sources: each turns its raw form into canonical train / val / test image sets.
+
+Sources (``datasets.<name>.source`` in the config):
+
+- ``digits``: scikit-learn's bundled 8x8 digits (1797 images, no network), resized.
+- ``cifar10`` / ``cifar100``: the python-pickle release, read from ``root``; with
+  ``download: true`` torchvision fetches and extracts it first.
+- ``imagefolder``: one subfolder of images per class (an LSUN subset, comics, a
+  user's data), optionally already split into ``train/`` and ``test/``.
+
+Every source yields uint8 NHWC arrays resized to ``image_size`` with ``channels``
+channels. A source without its own test split is split per class by
+``test_fraction``; ``val_per_class`` images per class are then held out of train
+as a validation split disjoint from test, all deterministic in ``split_seed``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+from advtail.data.arrays import ImageSet, save_image_set
+from advtail.errors import ConfigError, DataFileError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+# Layout of the CIFAR python releases (https://www.cs.toronto.edu/~kriz/cifar.html).
+CIFAR_LAYOUT = {
+    "cifar10": {
+        "title": "CIFAR-10",
+        "folder": "cifar-10-batches-py",
+        "train": [f"data_batch_{i}" for i in range(1, 6)],
+        "test": ["test_batch"],
+        "meta": "batches.meta",
+        "label_key": b"labels",
+        "names_key": b"label_names",
+        "archive": "cifar-10-python.tar.gz",
+    },
+    "cifar100": {
+        "title": "CIFAR-100",
+        "folder": "cifar-100-python",
+        "train": ["train"],
+        "test": ["test"],
+        "meta": "meta",
+        "label_key": b"fine_labels",
+        "names_key": b"fine_label_names",
+        "archive": "cifar-100-python.tar.gz",
+    },
+}
+
+
+# --------------------------------------------------------------------------- images
+
+
+def to_canonical_image(image: Image.Image, image_size: int, channels: int) -> np.ndarray:
+    """Centre-crop to a square, resize to ``image_size`` and return HxWxC uint8."""
+    image = image.convert("L" if channels == 1 else "RGB")
+    width, height = image.size
+    if width != height:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    if image.size != (image_size, image_size):
+        image = image.resize((image_size, image_size), Image.Resampling.BICUBIC)
+    array = np.asarray(image, dtype=np.uint8)
+    return array[:, :, None] if channels == 1 else array
+
+
+def resize_array(images: np.ndarray, image_size: int, channels: int) -> np.ndarray:
+    """Resize uint8 NHW or NHWC images to the canonical size and channel count."""
+    if images.ndim == 3:
+        images = images[..., None]
+    same_size = images.shape[1] == images.shape[2] == image_size
+    if same_size and images.shape[3] == channels:
+        return np.ascontiguousarray(images)
+    if same_size and images.shape[3] == 1 and channels == 3:
+        return np.ascontiguousarray(np.repeat(images, 3, axis=3))
+    out = np.empty((images.shape[0], image_size, image_size, channels), dtype=np.uint8)
+    for i, image in enumerate(images):
+        mode = "L" if image.shape[2] == 1 else "RGB"
+        pil = Image.fromarray(image[:, :, 0] if mode == "L" else image, mode=mode)
+        out[i] = to_canonical_image(pil, image_size, channels)
+    return out
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Split indices per class: ``round(n_k * fraction)`` of class k go to the second part."""
+    first, second = [], []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        idx = np.random.default_rng([seed, int(k)]).permutation(idx)
+        n_second = int(round(len(idx) * fraction))
+        second.append(idx[:n_second])
+        first.append(idx[n_second:])
+    return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
+
+
+def hold_out_per_class(
+    labels: np.ndarray, per_class: int, seed: int, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out) with exactly ``per_class`` images of each class held out."""
+    kept, held = [], []
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        if per_class >= len(idx):
+            raise ConfigError(
+                where,
+                f"expected fewer than {len(idx)} (the train images of class {k})",
+                per_class,
+            )
+        idx = np.random.default_rng([seed, int(k), 1]).permutation(idx)
+        held.append(idx[:per_class])
+        kept.append(idx[per_class:])
+    empty = np.empty(0, dtype=np.int64)
+    return (
+        np.sort(np.concatenate(kept)) if kept else empty,
+        np.sort(np.concatenate(held)) if held else empty,
+    )
+
+
+# --------------------------------------------------------------------------- sources
+
+# A raw source returns (pools, class_names, provenance): pools maps "train"/"test"
+# (or "all" when the source has no test split of its own) to (images, labels).
+RawSource = Callable[[dict], tuple[dict, list[str], dict]]
+
+
+def read_digits(cfg: dict) -> tuple[dict, list[str], dict]:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    # The bundled digits are 8x8 with intensities 0..16.
+    raw = np.round(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)
+    images = resize_array(raw, cfg["image_size"], cfg["channels"])
+    labels = bunch.target.astype(np.int64)
+    names = [str(name) for name in bunch.target_names]
+    return {"all": (images, labels)}, names, {"origin": "sklearn.datasets.load_digits"}
+
+
+def _unpickle(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return pickle.load(handle, encoding="bytes")
+    except Exception as err:  # noqa: BLE001 - any failure here means a bad file
+        raise DataFileError(path, f"cannot be read as a CIFAR pickle batch ({err})") from None
+
+
+def cifar_files_present(root: Path, layout: dict) -> list[Path]:
+    """The files of the release that are missing under ``root``."""
+    folder = root / layout["folder"]
+    names = layout["train"] + layout["test"] + [layout["meta"]]
+    return [folder / name for name in names if not (folder / name).exists()]
+
+
+def download_cifar(source: str, root: Path) -> None:
+    """Fetch and extract the release with torchvision (checks the archive's md5)."""
+    import torchvision
+
+    cls = {"cifar10": torchvision.datasets.CIFAR10, "cifar100": torchvision.datasets.CIFAR100}
+    cls[source](root=str(root), train=True, download=True)
+
+
+def read_cifar(cfg: dict) -> tuple[dict, list[str], dict]:
+    source, root = cfg["source"], Path(cfg["root"])
+    layout = CIFAR_LAYOUT[source]
+    missing = cifar_files_present(root, layout)
+    if missing and cfg.get("download", False):
+        log.info("downloading %s to %s", layout["title"], root)
+        download_cifar(source, root)
+        missing = cifar_files_present(root, layout)
+    if missing:
+        raise DataFileError(
+            root / layout["folder"],
+            f"{layout['title']} not found (missing {', '.join(p.name for p in missing)}). "
+            f"Extract {layout['archive']} from https://www.cs.toronto.edu/~kriz/cifar.html "
+            f"under {root}, or set datasets.{cfg['name']}.download: true on a machine "
+            "with internet access",
+        )
+    folder = root / layout["folder"]
+    meta = _unpickle(folder / layout["meta"])
+    if layout["names_key"] not in meta:
+        raise DataFileError(folder / layout["meta"], f"lacks the key {layout['names_key']!r}")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout["names_key"]]]
+    pools = {}
+    for split in ("train", "test"):
+        images, labels = [], []
+        for name in layout[split]:
+            batch = _unpickle(folder / name)
+            if b"data" not in batch or layout["label_key"] not in batch:
+                raise DataFileError(
+                    folder / name, f"expected the keys b'data' and {layout['label_key']!r}"
+                )
+            data = np.asarray(batch[b"data"], dtype=np.uint8)
+            if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+                raise DataFileError(
+                    folder / name, f"expected 'data' of shape (N, 3072), got {data.shape}"
+                )
+            images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            labels.append(np.asarray(batch[layout["label_key"]], dtype=np.int64))
+        array = resize_array(np.concatenate(images), cfg["image_size"], cfg["channels"])
+        pools[split] = (array, np.concatenate(labels))
+    return pools, names, {"origin": str(folder)}
+
+
+def _class_folders(root: Path, wanted: list[str] | None, key: str) -> list[Path]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if wanted is None:
+        return folders
+    by_name = {p.name: p for p in folders}
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise ConfigError(
+            key, f"expected class folders under {root} (found {sorted(by_name)})", unknown
+        )
+    return [by_name[name] for name in wanted]
+
+
+def _read_folder_pool(
+    root: Path, class_names: list[str], cfg: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    size, channels = cfg["image_size"], cfg["channels"]
+    files, labels = [], []
+    for k, name in enumerate(class_names):
+        folder = root / name
+        found = (
+            sorted(
+                p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            if folder.is_dir()
+            else []
+        )
+        if not found:
+            raise DataFileError(
+                folder, f"no images ({', '.join(IMAGE_EXTENSIONS)}) for class '{name}'"
+            )
+        cap = cfg.get("max_per_class")
+        if cap is not None and len(found) > cap:
+            pick = np.random.default_rng([cfg["split_seed"], k, 2]).choice(len(found), cap, False)
+            found = [found[i] for i in np.sort(pick)]
+        files += found
+        labels += [k] * len(found)
+    images = np.empty((len(files), size, size, channels), dtype=np.uint8)
+    for i, path in enumerate(tqdm(files, desc=f"reading {root.name}", unit="img", mininterval=2)):
+        try:
+            with Image.open(path) as image:
+                images[i] = to_canonical_image(image, size, channels)
+        except (UnidentifiedImageError, OSError, ValueError) as err:
+            raise DataFileError(path, f"cannot be read as an image ({err})") from None
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def read_imagefolder(cfg: dict) -> tuple[dict, list[str], dict]:
+    root = Path(cfg["root"])
+    key = f"datasets.{cfg['name']}"
+    if not root.is_dir():
+        raise DataFileError(
+            root, f"image folder not found (set {key}.root to a folder of class folders)"
+        )
+    pre_split = (root / "train").is_dir() and (root / "test").is_dir()
+    base = root / "train" if pre_split else root
+    folders = _class_folders(base, cfg.get("classes"), f"{key}.classes")
+    if not folders:
+        raise DataFileError(base, "no class subfolders found")
+    names = [p.name for p in folders]
+    if pre_split:
+        pools = {split: _read_folder_pool(root / split, names, cfg) for split in ("train", "test")}
+    else:
+        pools = {"all": _read_folder_pool(root, names, cfg)}
+    return pools, names, {"origin": str(root), "pre_split": pre_split}
+
+
+RAW_SOURCES: dict[str, RawSource] = {
+    "digits": read_digits,
+    "cifar10": read_cifar,
+    "cifar100": read_cifar,
+    "imagefolder": read_imagefolder,
+}
+
+
+def build_splits(name: str, cfg: dict) -> dict[str, ImageSet]:
+    """Read dataset ``name`` (its validated config ``cfg``) into train / val / test sets."""
+    cfg = {**cfg, "name": name}
+    pools, class_names, provenance = RAW_SOURCES[cfg["source"]](cfg)
+    if "all" in pools:
+        images, labels = pools.pop("all")
+        train_idx, test_idx = stratified_split(labels, cfg["test_fraction"], cfg["split_seed"])
+        pools = {
+            "train": (images[train_idx], labels[train_idx]),
+            "test": (images[test_idx], labels[test_idx]),
+        }
+    train_images, train_labels = pools["train"]
+    kept, held = hold_out_per_class(
+        train_labels, cfg["val_per_class"], cfg["split_seed"], f"datasets.{name}.val_per_class"
+    )
+    pools["val"] = (train_images[held], train_labels[held])
+    pools["train"] = (train_images[kept], train_labels[kept])
+    meta = {"dataset": name, "source": cfg["source"], **provenance}
+    return {
+        split: ImageSet(
+            pools[split][0], pools[split][1], class_names, meta={**meta, "split": split}
+        )
+        for split in SPLITS
+    }
+
+
+def prepare_dataset(name: str, cfg: dict, outputs: dict[str, str | Path]) -> dict[str, dict]:
+    """Build every split of dataset ``name`` and write each to ``outputs[split]``."""
+    splits = build_splits(name, cfg)
+    sidecars = {}
+    for split, image_set in splits.items():
+        sidecars[split] = save_image_set(outputs[split], image_set)
+        log.info(
+            "%s/%s: %d images, counts %s",
+            name,
+            split,
+            len(image_set.labels),
+            sidecars[split]["class_counts"],
+        )
+    return sidecars

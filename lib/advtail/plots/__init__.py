@@ -1,0 +1,1 @@
+"""Figures (matplotlib, Agg backend) drawn from the pipeline's tables."""

@@ -1,0 +1,65 @@
+# Shared set-up: the lib on the path of every job, config validation, helpers.
+import os
+import sys
+from pathlib import Path
+
+LIB = Path(workflow.basedir) / "lib"
+sys.path.insert(0, str(LIB))
+from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
+
+# Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
+expose_lib(LIB)
+
+from advtail.config import validate_config
+from advtail.data.sources import SPLITS
+from advtail.errors import ConfigError
+
+try:
+    validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
+except ConfigError as err:
+    # One line, before any job runs.
+    sys.exit(f"Config error: {err}")
+
+ENV = "../../envs/advtail.yaml"
+DATASETS = sorted(config["datasets"])
+SUBSETS = sorted(config["subsets"])
+
+
+def lib_sources(script):
+    """The lib files a script imports, transitively (they are inputs of its job)."""
+    files = _lib_sources(Path(workflow.basedir) / "workflow" / "scripts" / script, LIB)
+    return [
+        os.path.relpath(f) if f.is_relative_to(Path.cwd()) else str(f) for f in files
+    ]
+
+
+def subset_train_split(wildcards):
+    """The train split of the dataset the subset names (it must match the path)."""
+    dataset = config["subsets"][wildcards.subset]["dataset"]
+    if dataset != wildcards.dataset:
+        raise ValueError(
+            f"subset '{wildcards.subset}' is of dataset '{dataset}', "
+            f"not '{wildcards.dataset}' (config key subsets.{wildcards.subset}.dataset)"
+        )
+    return f"results/datasets/{dataset}/train.npz"
+
+
+def subset_configs(wildcards):
+    """The subset's config and those of the subsets it refers to (its params)."""
+    chain, name = {}, wildcards.subset
+    while name and name not in chain:
+        chain[name] = config["subsets"][name]
+        name = chain[name].get("reference") or chain[name].get("base")
+    return chain
+
+
+def subset_files(name, kinds=("subset.npz", "counts.csv", "counts.png")):
+    dataset = config["subsets"][name]["dataset"]
+    return [f"results/subsets/{dataset}/{name}/{kind}" for kind in kinds]
+
+
+def all_targets():
+    targets = []
+    for name in SUBSETS:
+        targets += subset_files(name)
+    return targets
