@@ -231,3 +231,16 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():
             cfg.setdefault(key, value)
     return config
+
+
+def canonical(value):
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Rule params are compared by their text between runs; sorting keys means that
+    reordering keys in a config file does not rerun anything.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value

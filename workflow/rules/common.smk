@@ -10,7 +10,7 @@ from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
 expose_lib(LIB)
 
-from advtail.config import validate_config
+from advtail.config import canonical, validate_config
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError
 
@@ -50,7 +50,11 @@ def subset_configs(wildcards):
     while name and name not in chain:
         chain[name] = config["subsets"][name]
         name = chain[name].get("reference") or chain[name].get("base")
-    return chain
+    return canonical(chain)
+
+
+def dataset_config(wildcards):
+    return canonical(config["datasets"][wildcards.dataset])
 
 
 def subset_files(name, kinds=("subset.npz", "counts.csv", "counts.png")):

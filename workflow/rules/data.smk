@@ -20,7 +20,7 @@ rule prepare_dataset:
         mem_mb=8000,
         runtime=60,
     params:
-        cfg=lambda wildcards: config["datasets"][wildcards.dataset],
+        cfg=dataset_config,
     script:
         "../scripts/prepare_dataset.py"
 

@@ -1,0 +1,33 @@
+"""Shared fixtures: the repository root and small synthetic image sets."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "lib"))
+
+from advtail.data.arrays import ImageSet  # noqa: E402
+
+SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+
+def make_image_set(counts, image_size=2, channels=1, seed=0) -> ImageSet:
+    """Images whose pixels encode their row index, labels laid out class by class."""
+    labels = np.concatenate([np.full(n, k, dtype=np.int64) for k, n in enumerate(counts)])
+    rng = np.random.default_rng(seed)
+    labels = labels[rng.permutation(len(labels))]
+    images = np.zeros((len(labels), image_size, image_size, channels), dtype=np.uint8)
+    images[:, 0, 0, 0] = np.arange(len(labels)) % 251
+    names = [f"c{k}" for k in range(len(counts))]
+    return ImageSet(images, labels, names, meta={"dataset": "toy", "sha256": "0" * 64})
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO

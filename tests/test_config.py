@@ -1,0 +1,195 @@
+"""Config validation: the default passes; each bad config gives one line naming its key."""
+
+import copy
+
+import pytest
+from advtail.config import load_yaml, validate_config
+from advtail.errors import ConfigError
+from conftest import DEFAULT_CONFIG, REPO, SCHEMA
+
+
+@pytest.fixture
+def default():
+    return load_yaml(DEFAULT_CONFIG)
+
+
+def test_every_shipped_config_is_valid():
+    configs = sorted((REPO / "config").glob("*.yaml"))
+    assert DEFAULT_CONFIG in configs
+    for path in configs:
+        validate_config(load_yaml(path), SCHEMA)
+
+
+def test_defaults_are_filled(default):
+    del default["seed"]
+    del default["subsets"]["lt10"]["seed"]
+    validate_config(default, SCHEMA)
+    assert default["seed"] == 0
+    assert default["subsets"]["lt10"]["seed"] == 0
+    assert default["subsets"]["full"]["seed"] == 0
+
+
+def test_source_defaults(default):
+    default["datasets"]["c10"] = {"source": "cifar10"}
+    validate_config(default, SCHEMA)
+    c10 = default["datasets"]["c10"]
+    assert (c10["root"], c10["download"], c10["image_size"], c10["channels"]) == (
+        "data/cifar10",
+        False,
+        32,
+        3,
+    )
+
+
+def _set(path, value):
+    def mutate(cfg):
+        *parents, last = path
+        node = cfg
+        for key in parents:
+            node = node[key]
+        node[last] = value
+
+    return mutate
+
+
+def _drop(path):
+    def mutate(cfg):
+        *parents, last = path
+        node = cfg
+        for key in parents:
+            node = node[key]
+        del node[last]
+
+    return mutate
+
+
+# (mutation of the default config, the key the message must name, a word it must contain)
+BAD_CONFIGS = {
+    "unknown source": (
+        _set(["datasets", "digits", "source"], "mnist"),
+        "datasets.digits.source",
+        "one of",
+    ),
+    "ratio below 1": (
+        _set(["subsets", "lt10", "imbalance_ratio"], 0.5),
+        "subsets.lt10.imbalance_ratio",
+        ">= 1",
+    ),
+    "ratio not a number": (
+        _set(["subsets", "lt10", "imbalance_ratio"], "ten"),
+        "subsets.lt10.imbalance_ratio",
+        "a number",
+    ),
+    "undefined dataset": (
+        _set(["subsets", "lt10", "dataset"], "cifar10"),
+        "subsets.lt10.dataset",
+        "defined under 'datasets'",
+    ),
+    "misspelt top key": (_set(["sed"], 1), "sed", "did you mean 'seed'"),
+    "misspelt subset key": (
+        _set(["subsets", "lt10", "imbalence_ratio"], 10),
+        "subsets.lt10.imbalence_ratio",
+        "did you mean 'imbalance_ratio'",
+    ),
+    "negative seed": (_set(["seed"], -1), "seed", ">= 0"),
+    "negative subset seed": (_set(["subsets", "lt10", "seed"], -3), "subsets.lt10.seed", ">= 0"),
+    "seed not integer": (_set(["seed"], 1.5), "seed", "an integer"),
+    "bad channels": (
+        _set(["datasets", "digits", "channels"], 2),
+        "datasets.digits.channels",
+        "[1, 3]",
+    ),
+    "tiny image size": (
+        _set(["datasets", "digits", "image_size"], 2),
+        "datasets.digits.image_size",
+        ">= 4",
+    ),
+    "test fraction 1": (
+        _set(["datasets", "digits", "test_fraction"], 1.0),
+        "datasets.digits.test_fraction",
+        "< 1",
+    ),
+    "missing ratio": (
+        _drop(["subsets", "lt10", "imbalance_ratio"]),
+        "subsets.lt10.imbalance_ratio",
+        "required by profile 'exponential'",
+    ),
+    "key of another profile": (
+        _set(["subsets", "lt10", "labelled_per_class"], 5),
+        "subsets.lt10.labelled_per_class",
+        "not used by profile",
+    ),
+    "key of another source": (
+        _set(["datasets", "digits", "download"], True),
+        "datasets.digits.download",
+        "not used by source 'digits'",
+    ),
+    "missing source": (
+        _drop(["datasets", "digits", "source"]),
+        "datasets.digits.source",
+        "required",
+    ),
+    "unknown profile": (
+        _set(["subsets", "lt10", "profile"], "zipf"),
+        "subsets.lt10.profile",
+        "one of",
+    ),
+    "reference undefined": (
+        _set(["subsets", "balanced_lt10", "reference"], "lt99"),
+        "subsets.balanced_lt10.reference",
+        "defined under 'subsets'",
+    ),
+    "reference cycle": (
+        _set(["subsets", "lt10_label10", "base"], "lt10_label10"),
+        "subsets.lt10_label10.base",
+        "cycle",
+    ),
+    "imagefolder without root": (
+        _set(["datasets", "folder"], {"source": "imagefolder"}),
+        "datasets.folder.root",
+        "required by source",
+    ),
+    "bad subset name": (
+        _set(["subsets", "lt 10"], {"dataset": "digits", "profile": "full"}),
+        "subsets.lt 10",
+        "invalid name",
+    ),
+    "no datasets": (_set(["datasets"], {}), "datasets", "at least 1"),
+    "device": (_set(["device"], "tpu"), "device", "one of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_names_key(default, case):
+    mutate, key, words = BAD_CONFIGS[case]
+    config = copy.deepcopy(default)
+    mutate(config)
+    with pytest.raises(ConfigError) as info:
+        validate_config(config, SCHEMA)
+    message = str(info.value)
+    assert info.value.key == key
+    assert f"config key '{key}'" in message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_load_yaml_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(bad)
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("42\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_yaml(scalar)
+    with pytest.raises(ConfigError, match="not found"):
+        load_yaml(tmp_path / "missing.yaml")
+
+
+def test_canonical_ignores_key_order():
+    from advtail.config import canonical
+
+    a = {"b": 1, "a": {"y": [{"q": 1, "p": 2}], "x": 2}}
+    b = {"a": {"x": 2, "y": [{"p": 2, "q": 1}]}, "b": 1}
+    assert repr(canonical(a)) == repr(canonical(b))
+    assert canonical(a) == a

@@ -1,0 +1,216 @@
+"""The workflow itself, run with Snakemake on a copy of the repository."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+pytestmark = pytest.mark.workflow
+
+COPIED = ["Snakefile", "workflow", "config", "lib", "profiles", "envs"]
+
+
+def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run (empty: nothing to do)."""
+    text = result.stdout + result.stderr
+    match = re.search(r"Job stats:\njob\s+count\n[- ]+\n(.*?)\ntotal", text, re.S)
+    if not match:
+        assert "Nothing to be done" in text, text
+        return {}
+    rows = (line.split() for line in match.group(1).strip().splitlines())
+    return {name: int(count) for name, count in rows}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A copy of the workflow whose data stages have run once."""
+    root = tmp_path_factory.mktemp("workflow")
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, root / name)
+    snakemake(root, "--cores", "2")
+    return root
+
+
+def edit(path: Path) -> None:
+    """Change a module's content (Snakemake 9 ignores a newer mtime whose checksum is
+    unchanged, so a bare ``touch`` is not an edit)."""
+    with open(path, "a") as handle:
+        handle.write(f"\n# edited {time.time()}\n")
+
+
+def test_default_experiment_builds_data_and_subsets(workdir):
+    for split in ("train", "val", "test"):
+        assert (workdir / f"results/datasets/digits/{split}.npz").is_file()
+        assert (workdir / f"results/datasets/digits/{split}.json").is_file()
+    counts = pd.read_csv(workdir / "results/subsets/digits/lt10/counts.csv")
+    assert counts["count"].iloc[0] / counts["count"].iloc[-1] == pytest.approx(10, rel=0.05)
+    for subset in ("lt10", "step10", "balanced_lt10", "full", "lt10_label10"):
+        folder = workdir / "results/subsets/digits" / subset
+        assert {"subset.npz", "subset.json", "counts.csv", "counts.png"} <= {
+            p.name for p in folder.iterdir()
+        }
+    balanced = pd.read_csv(workdir / "results/subsets/digits/balanced_lt10/counts.csv")
+    assert balanced["count"].sum() == counts["count"].sum()
+    assert (workdir / "results/logs/make_subset/digits/lt10.log").is_file()
+
+
+def test_second_run_has_nothing_to_do(workdir):
+    assert planned_jobs(snakemake(workdir, "-n")) == {}
+
+
+def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir):
+    edit(workdir / "lib/advtail/data/profiles.py")
+    assert planned_jobs(snakemake(workdir, "-n")) == {"make_subset": 5, "all": 1}
+    snakemake(workdir, "--cores", "2")
+    assert planned_jobs(snakemake(workdir, "-n")) == {}
+
+
+def test_touching_a_source_module_reruns_everything_below_it(workdir):
+    edit(workdir / "lib/advtail/data/sources.py")
+    assert planned_jobs(snakemake(workdir, "-n")) == {
+        "prepare_dataset": 1,
+        "make_subset": 5,
+        "all": 1,
+    }
+
+
+def default_with(tmp_path: Path, mutate) -> Path:
+    """A config file: the default config changed by ``mutate``."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    mutate(config)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
+    snakemake(workdir, "--cores", "2")
+    config = default_with(tmp_path, lambda c: c["subsets"]["lt10"].update(imbalance_ratio=20))
+    result = snakemake(workdir, "-n", "--configfile", str(config))
+    # lt10 changed; lt10_label10 and balanced_lt10 refer to it, so their params changed too
+    assert planned_jobs(result) == {"make_subset": 3, "all": 1}
+
+
+BAD = {
+    "ratio": (
+        "datasets:\n  digits: {source: digits}\nsubsets:\n  lt10:\n    dataset: digits\n"
+        "    profile: exponential\n    imbalance_ratio: 0.5\n",
+        "subsets.lt10.imbalance_ratio",
+    ),
+    "dataset": (
+        "datasets:\n  digits: {source: digits}\nsubsets:\n  s: {dataset: mnist, profile: full}\n",
+        "subsets.s.dataset",
+    ),
+    "typo": (
+        "datasets:\n  digits: {source: digits, imagesize: 8}\nsubsets:\n"
+        "  s: {dataset: digits, profile: full}\n",
+        "datasets.digits.imagesize",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_config_stops_before_any_job(workdir, tmp_path, case):
+    text, key = BAD[case]
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    before = {p: p.stat().st_mtime for p in (workdir / "results").rglob("*")}
+    result = snakemake(workdir, "--cores", "1", "--configfile", str(config), check=False)
+    assert result.returncode == 1
+    errors = [
+        line for line in (result.stdout + result.stderr).splitlines() if "error" in line.lower()
+    ]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"Config error: config key '{key}'")
+    after = {p: p.stat().st_mtime for p in (workdir / "results").rglob("*")}
+    assert after == before
+
+
+def test_corrupt_dataset_file_fails_the_subset_job_with_its_name(workdir, tmp_path):
+    train = workdir / "results/datasets/digits/train.npz"
+    saved = tmp_path / "train.npz"
+    shutil.copy2(train, saved)
+    try:
+        train.write_bytes(b"broken")
+        os.utime(train, (os.path.getmtime(saved), os.path.getmtime(saved)))
+        result = snakemake(
+            workdir,
+            "--cores",
+            "1",
+            "--forcerun",
+            "make_subset",
+            "results/subsets/digits/lt10/subset.npz",
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "results/datasets/digits/train.npz: sha256" in result.stdout + result.stderr
+    finally:
+        shutil.copy2(saved, train)
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
+def test_dry_run_of_every_config(config):
+    snakemake(REPO, "-n", "--configfile", f"config/{config}")
+
+
+def test_lint_is_clean():
+    result = snakemake(REPO, "--lint")
+    assert "good condition" in result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "."], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_rule_names_env_log_threads_and_resources():
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    rules += (REPO / "Snakefile").read_text()
+    bodies = re.split(r"\n(?=rule |checkpoint )", rules)[1:]
+    assert bodies
+    for body in bodies:
+        name = body.split(":")[0]
+        if name == "rule all":
+            continue
+        for directive in ("conda:", "log:", "threads:", "resources:"):
+            assert f"\n    {directive}" in body, f"{name} lacks {directive}"
