@@ -16,9 +16,11 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     subset="|".join(SUBSETS),
     split="|".join(SPLITS),
+    classifier="|".join(CLASSIFIERS) or "^$",
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/classifiers.smk"
 
 
 rule all:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 
 import jsonschema
@@ -46,6 +47,26 @@ PROFILE_REQUIRED = {
     "balanced_small": {"reference"},
     "labelled_fraction": {"labelled_per_class"},
 }
+# Keys each variant of a classifier's parts reads (beyond ``name``).
+ARCH_KEYS = {
+    "small_cnn": {"width", "normed_head"},
+    "resnet32": {"width", "normed_head"},
+    "resnet18": {"width", "normed_head"},
+    "wrn": {"depth", "widen_factor", "dropout", "normed_head"},
+}
+LOSS_KEYS = {
+    "ce": set(),
+    "focal": {"gamma"},
+    "ldam": {"max_margin", "scale"},
+    "balanced_softmax": set(),
+}
+REWEIGHTING_KEYS = {"none": set(), "class_balanced": {"beta"}, "drw": {"beta", "start_epoch"}}
+REWEIGHTING_REQUIRED = {"drw": {"start_epoch"}}
+OPTIMIZER_KEYS = {
+    "sgd": {"lr", "momentum", "weight_decay", "nesterov"},
+    "adam": {"lr", "betas", "weight_decay"},
+}
+
 # Which key of a profile names another subset.
 PROFILE_LINK = {"balanced_small": "reference", "labelled_fraction": "base"}
 
@@ -93,7 +114,10 @@ def _error_to_config_error(error: jsonschema.ValidationError) -> ConfigError:
     kind = error.validator
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
-        extra = sorted(set(value) - set(known))
+        patterns = list(schema.get("patternProperties", {}))
+        extra = sorted(
+            k for k in set(value) - set(known) if not any(re.search(p, k) for p in patterns)
+        )
         bad = extra[0]
         close = difflib.get_close_matches(bad, known, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
@@ -212,6 +236,77 @@ def _check_subsets(subsets: dict, datasets: dict) -> None:
             cfg = subsets[target]
 
 
+def _check_part(
+    cfg: dict, key: str, table: dict, required: dict | None = None, what: str = ""
+) -> None:
+    name = cfg["name"]
+    _check_keys(
+        cfg, key, {"name"} | table[name], (required or {}).get(name, set()), f"{what} '{name}'"
+    )
+
+
+def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict) -> None:
+    for name, cfg in classifiers.items():
+        key = f"classifiers.{name}"
+        if cfg["subset"] not in subsets:
+            raise ConfigError(
+                f"{key}.subset",
+                f"expected a subset defined under 'subsets' ({sorted(subsets)})",
+                cfg["subset"],
+            )
+        _check_part(cfg["arch"], f"{key}.arch", ARCH_KEYS, what="architecture")
+        _check_part(cfg["loss"], f"{key}.loss", LOSS_KEYS, what="loss")
+        reweighting = cfg.get("reweighting", {"name": "none"})
+        _check_part(
+            reweighting,
+            f"{key}.reweighting",
+            REWEIGHTING_KEYS,
+            REWEIGHTING_REQUIRED,
+            "re-weighting",
+        )
+        _check_part(cfg["optimizer"], f"{key}.optimizer", OPTIMIZER_KEYS, what="optimizer")
+        epochs = cfg["epochs"]
+        if reweighting.get("start_epoch", 0) >= epochs:
+            raise ConfigError(
+                f"{key}.reweighting.start_epoch",
+                f"expected fewer than epochs ({epochs})",
+                reweighting["start_epoch"],
+            )
+        schedule = cfg.get("schedule", {})
+        milestones, factors = schedule.get("milestones", []), schedule.get("factors", [])
+        if len(milestones) != len(factors):
+            raise ConfigError(
+                f"{key}.schedule.factors",
+                f"expected one factor per milestone ({len(milestones)})",
+                factors,
+            )
+        if milestones != sorted(milestones):
+            raise ConfigError(
+                f"{key}.schedule.milestones", "expected increasing epochs", milestones
+            )
+        if schedule.get("warmup_epochs", 0) >= epochs:
+            raise ConfigError(
+                f"{key}.schedule.warmup_epochs",
+                f"expected fewer than epochs ({epochs})",
+                schedule["warmup_epochs"],
+            )
+        arch = cfg["arch"]
+        if arch["name"] == "wrn" and (arch.get("depth", 28) - 4) % 6:
+            raise ConfigError(
+                f"{key}.arch.depth", "expected 6n + 4 (e.g. 16, 22, 28)", arch.get("depth")
+            )
+        dataset = subsets[cfg["subset"]]["dataset"]
+        if cfg.get("select", "best_val") == "best_val" and not datasets[dataset].get(
+            "val_per_class", 0
+        ):
+            raise ConfigError(
+                f"{key}.select",
+                f"'best_val' needs a validation split; set "
+                f"datasets.{dataset}.val_per_class > 0, or select: last",
+                "best_val",
+            )
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and its cross-references; fill defaults.
 
@@ -226,6 +321,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         raise _error_to_config_error(best)
     _check_datasets(config["datasets"])
     _check_subsets(config["subsets"], config["datasets"])
+    _check_classifiers(config.get("classifiers", {}), config["subsets"], config["datasets"])
     _fill_defaults(config, schema, schema)
     for cfg in config["datasets"].values():
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():

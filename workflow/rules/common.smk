@@ -23,6 +23,7 @@ except ConfigError as err:
 ENV = "../../envs/advtail.yaml"
 DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
+CLASSIFIERS = sorted(config["classifiers"])
 
 
 def lib_sources(script):
@@ -62,8 +63,37 @@ def subset_files(name, kinds=("subset.npz", "counts.csv", "counts.png")):
     return [f"results/subsets/{dataset}/{name}/{kind}" for kind in kinds]
 
 
+def classifier_dir(name):
+    subset = config["classifiers"][name]["subset"]
+    dataset = config["subsets"][subset]["dataset"]
+    return f"results/classifiers/{dataset}/{subset}/{name}"
+
+
+def classifier_files(filename):
+    """``filename`` in the folder of every configured classifier."""
+    return [f"{classifier_dir(name)}/{filename}" for name in CLASSIFIERS]
+
+
+def classifier_subset_file(wildcards):
+    """The subset the classifier trains on (it must match the path)."""
+    expected = classifier_dir(wildcards.classifier)
+    asked = f"results/classifiers/{wildcards.dataset}/{wildcards.subset}/{wildcards.classifier}"
+    if asked != expected:
+        raise ValueError(
+            f"classifier '{wildcards.classifier}' lives in {expected}, not {asked} "
+            f"(config key classifiers.{wildcards.classifier}.subset)"
+        )
+    return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/subset.npz"
+
+
+def classifier_config(wildcards):
+    return canonical(config["classifiers"][wildcards.classifier])
+
+
 def all_targets():
     targets = []
     for name in SUBSETS:
         targets += subset_files(name)
+    if CLASSIFIERS:
+        targets.append("results/tables/classifiers.csv")
     return targets

@@ -1,0 +1,1 @@
+"""Losses: classification losses and class re-weighting (``classification``)."""

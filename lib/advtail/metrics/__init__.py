@@ -1,0 +1,1 @@
+"""Metrics: classification accuracy per class and per head/body/tail group (``classification``)."""

@@ -1,0 +1,52 @@
+"""Tables (CSV, pandas) gathered from the per-run metrics files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from advtail.errors import DataFileError
+
+
+def read_metrics(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataFileError(path, f"not a readable metrics file ({err})") from None
+
+
+def classifier_table(metrics_paths, out_csv: str | Path) -> pd.DataFrame:
+    """One row per classifier: overall, balanced, head/body/tail and per-class accuracy."""
+    rows = []
+    for path in metrics_paths:
+        m = read_metrics(path)
+        row = {
+            key: m.get(key)
+            for key in (
+                "dataset",
+                "subset",
+                "classifier",
+                "role",
+                "arch",
+                "loss",
+                "reweighting",
+                "selected_epoch",
+                "num_test",
+                "accuracy",
+                "balanced_accuracy",
+            )
+        }
+        row.update({f"{g}_accuracy": a for g, a in m["group_accuracy"].items()})
+        row.update(
+            {
+                f"acc_{name}": a
+                for name, a in zip(m["class_names"], m["per_class_accuracy"], strict=True)
+            }
+        )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False, float_format="%.4f")
+    return table

@@ -1,0 +1,1 @@
+"""Networks: classifiers (``classifiers``), building and loading them (``checkpoints``)."""

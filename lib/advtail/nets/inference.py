@@ -1,0 +1,32 @@
+"""From canonical uint8 arrays to model inputs, and batched prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def to_model_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float32 NCHW in [-1, 1] (the range every network takes)."""
+    return images.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+@torch.no_grad()
+def predict_logits(
+    model: torch.nn.Module,
+    images: np.ndarray | torch.Tensor,
+    batch_size: int = 512,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Logits (CPU) of ``model`` in eval mode for uint8 NHWC ``images``."""
+    images = torch.as_tensor(images)
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = to_model_input(images[start : start + batch_size].to(device))
+        out.append(model(batch).float().cpu())
+    model.train(was_training)
+    if not out:
+        return torch.empty(0, 0)
+    return torch.cat(out)

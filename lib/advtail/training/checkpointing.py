@@ -1,0 +1,54 @@
+"""Atomic checkpoint files, kept outside a rule's declared outputs so a failed job
+does not delete them; rerunning an interrupted rule resumes from the last one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+
+def atomic_torch_save(payload, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to this run (same ``fingerprint``), else None.
+
+    A checkpoint of another configuration, or one that cannot be read, is set aside
+    (renamed ``*.stale``), never deleted, and training starts afresh.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001
+        log.warning("checkpoint %s unreadable (%s); starting afresh", path, err)
+        os.replace(path, path.with_suffix(".stale"))
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        log.warning(
+            "checkpoint %s is of another configuration; set aside as %s",
+            path,
+            path.with_suffix(".stale").name,
+        )
+        os.replace(path, path.with_suffix(".stale"))
+        return None
+    return state

@@ -1,0 +1,70 @@
+# Classifier stage: train (resumable), evaluate on the test split, gather the table.
+
+
+rule train_classifier:
+    input:
+        lib_sources("train_classifier.py"),
+        train=classifier_subset_file,
+        val="results/datasets/{dataset}/val.npz",
+    output:
+        model="results/classifiers/{dataset}/{subset}/{classifier}/model.pt",
+        log_csv="results/classifiers/{dataset}/{subset}/{classifier}/log.csv",
+        meta="results/classifiers/{dataset}/{subset}/{classifier}/meta.json",
+    log:
+        "results/logs/train_classifier/{dataset}/{subset}/{classifier}.log",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    params:
+        cfg=classifier_config,
+        # outside the outputs: a failed or interrupted job keeps it, a rerun resumes
+        checkpoint="results/checkpoints/classifiers/{dataset}/{subset}/{classifier}/last.pt",
+    script:
+        "../scripts/train_classifier.py"
+
+
+rule evaluate_classifier:
+    input:
+        lib_sources("evaluate_classifier.py"),
+        model="results/classifiers/{dataset}/{subset}/{classifier}/model.pt",
+        test="results/datasets/{dataset}/test.npz",
+    output:
+        metrics="results/classifiers/{dataset}/{subset}/{classifier}/metrics.json",
+        confusion="results/classifiers/{dataset}/{subset}/{classifier}/confusion.csv",
+    log:
+        "results/logs/evaluate_classifier/{dataset}/{subset}/{classifier}.log",
+    conda:
+        ENV
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/evaluate_classifier.py"
+
+
+rule classifier_table:
+    input:
+        lib_sources("classifier_table.py"),
+        metrics=classifier_files("metrics.json"),
+    output:
+        report(
+            "results/tables/classifiers.csv",
+            caption="../report/classifiers.rst",
+            category="Classifiers",
+        ),
+    log:
+        "results/logs/classifier_table.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/classifier_table.py"

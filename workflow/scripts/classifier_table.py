@@ -1,0 +1,7 @@
+"""Rule classifier_table: every classifier's test metrics in one CSV."""
+
+from advtail.metrics.tables import classifier_table
+from advtail.workflow.logs import rule_log
+
+with rule_log(snakemake.log[0]):
+    classifier_table(snakemake.input.metrics, snakemake.output[0])
