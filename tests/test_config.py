@@ -156,6 +156,61 @@ BAD_CONFIGS = {
     ),
     "no datasets": (_set(["datasets"], {}), "datasets", "at least 1"),
     "device": (_set(["device"], "tpu"), "device", "one of"),
+    "classifier subset undefined": (
+        _set(["classifiers", "ce_lt10", "subset"], "lt99"),
+        "classifiers.ce_lt10.subset",
+        "defined under 'subsets'",
+    ),
+    "unknown architecture": (
+        _set(["classifiers", "ce_lt10", "arch"], {"name": "vgg"}),
+        "classifiers.ce_lt10.arch.name",
+        "one of",
+    ),
+    "arch key of another arch": (
+        _set(["classifiers", "ce_lt10", "arch"], {"name": "small_cnn", "depth": 28}),
+        "classifiers.ce_lt10.arch.depth",
+        "not used by architecture",
+    ),
+    "loss key of another loss": (
+        _set(["classifiers", "ce_lt10", "loss"], {"name": "ce", "gamma": 2}),
+        "classifiers.ce_lt10.loss.gamma",
+        "not used by loss 'ce'",
+    ),
+    "drw without start": (
+        _set(["classifiers", "drw_lt10", "reweighting"], {"name": "drw"}),
+        "classifiers.drw_lt10.reweighting.start_epoch",
+        "required by",
+    ),
+    "drw after the end": (
+        _set(["classifiers", "drw_lt10", "reweighting", "start_epoch"], 30),
+        "classifiers.drw_lt10.reweighting.start_epoch",
+        "fewer than epochs",
+    ),
+    "factors and milestones": (
+        _set(["classifiers", "ce_lt10", "schedule"], {"milestones": [10, 20], "factors": [0.1]}),
+        "classifiers.ce_lt10.schedule.factors",
+        "one factor per",
+    ),
+    "zero learning rate": (
+        _set(["classifiers", "ce_lt10", "optimizer", "lr"], 0),
+        "classifiers.ce_lt10.optimizer.lr",
+        "> 0",
+    ),
+    "misspelt classifier key": (
+        _set(["classifiers", "ce_lt10", "epoch"], 3),
+        "classifiers.ce_lt10.epoch",
+        "did you mean 'epochs'",
+    ),
+    "best_val without val split": (
+        _set(["datasets", "digits", "val_per_class"], 0),
+        "classifiers.annotator.select",
+        "needs a validation split",
+    ),
+    "wrn depth": (
+        _set(["classifiers", "ce_lt10", "arch"], {"name": "wrn", "depth": 27}),
+        "classifiers.ce_lt10.arch.depth",
+        "6n + 4",
+    ),
 }
 
 
@@ -171,6 +226,20 @@ def test_bad_config_names_key(default, case):
     assert f"config key '{key}'" in message
     assert words in message
     assert "\n" not in message
+
+
+def test_yaml_anchors_are_not_shared(default):
+    # the default config shares its training settings through a YAML anchor
+    default["classifiers"]["ce_lt10"]["optimizer"]["lr"] = 0.5
+    assert default["classifiers"]["annotator"]["optimizer"]["lr"] == 0.05
+    # a config built in Python with shared dicts is un-aliased by validation
+    config = copy.deepcopy(default)
+    shared = {"name": "adam", "lr": 0.001}
+    config["classifiers"]["ce_lt10"]["optimizer"] = shared
+    config["classifiers"]["drw_lt10"]["optimizer"] = shared
+    validate_config(config, SCHEMA)
+    config["classifiers"]["ce_lt10"]["optimizer"]["lr"] = 0.1
+    assert config["classifiers"]["drw_lt10"]["optimizer"]["lr"] == 0.001
 
 
 def test_load_yaml_errors(tmp_path):

@@ -48,9 +48,20 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
     return {name: int(count) for name, count in rows}
 
 
+def fast(config: dict) -> dict:
+    """The default experiment, shrunk: 8 px images and two-epoch classifiers, same names."""
+    config["datasets"]["digits"]["image_size"] = 8
+    for cfg in config.get("classifiers", {}).values():
+        cfg.update(epochs=2, schedule={})
+        cfg["arch"]["width"] = 4
+        if cfg.get("reweighting", {}).get("name") == "drw":
+            cfg["reweighting"]["start_epoch"] = 1
+    return config
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    """A copy of the workflow whose data stages have run once."""
+    """A copy of the workflow (with the fast default config) that has run once."""
     root = tmp_path_factory.mktemp("workflow")
     for name in COPIED:
         source = REPO / name
@@ -58,8 +69,13 @@ def workdir(tmp_path_factory) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, root / name)
+    config = fast(yaml.safe_load((REPO / "config/config.yaml").read_text()))
+    (root / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(root, "--cores", "2")
     return root
+
+
+CLASSIFIER_JOBS = {"train_classifier": 5, "evaluate_classifier": 5, "classifier_table": 1}
 
 
 def edit(path: Path) -> None:
@@ -90,8 +106,8 @@ def test_second_run_has_nothing_to_do(workdir):
 
 
 def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir):
-    edit(workdir / "lib/advtail/data/profiles.py")
-    assert planned_jobs(snakemake(workdir, "-n")) == {"make_subset": 5, "all": 1}
+    edit(workdir / "lib/advtail/data/subsets.py")
+    assert planned_jobs(snakemake(workdir, "-n")) == {"make_subset": 5, **CLASSIFIER_JOBS, "all": 1}
     snakemake(workdir, "--cores", "2")
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 
@@ -101,13 +117,14 @@ def test_touching_a_source_module_reruns_everything_below_it(workdir):
     assert planned_jobs(snakemake(workdir, "-n")) == {
         "prepare_dataset": 1,
         "make_subset": 5,
+        **CLASSIFIER_JOBS,
         "all": 1,
     }
 
 
 def default_with(tmp_path: Path, mutate) -> Path:
     """A config file: the default config changed by ``mutate``."""
-    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config = fast(yaml.safe_load((REPO / "config/config.yaml").read_text()))
     mutate(config)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -118,8 +135,30 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     snakemake(workdir, "--cores", "2")
     config = default_with(tmp_path, lambda c: c["subsets"]["lt10"].update(imbalance_ratio=20))
     result = snakemake(workdir, "-n", "--configfile", str(config))
-    # lt10 changed; lt10_label10 and balanced_lt10 refer to it, so their params changed too
-    assert planned_jobs(result) == {"make_subset": 3, "all": 1}
+    # lt10 changed; lt10_label10 and balanced_lt10 refer to it, so their params changed
+    # too; the four classifiers on lt10 retrain, the annotator (on full) does not
+    assert planned_jobs(result) == {
+        "make_subset": 3,
+        "train_classifier": 4,
+        "evaluate_classifier": 4,
+        "classifier_table": 1,
+        "all": 1,
+    }
+
+
+def test_classifier_outputs(workdir):
+    folder = workdir / "results/classifiers/digits/lt10/inloop_lt10"
+    assert {"model.pt", "log.csv", "meta.json", "metrics.json", "confusion.csv"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert (workdir / "results/checkpoints/classifiers/digits/lt10/inloop_lt10/last.pt").exists()
+    table = pd.read_csv(workdir / "results/tables/classifiers.csv")
+    assert sorted(table["classifier"]) == sorted(
+        ["annotator", "inloop_lt10", "ce_lt10", "drw_lt10", "ldam_drw_lt10"]
+    )
+    assert {"head_accuracy", "body_accuracy", "tail_accuracy", "balanced_accuracy"} <= set(
+        table.columns
+    )
 
 
 BAD = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 from pathlib import Path
 
@@ -82,7 +83,22 @@ def load_yaml(path: str | Path) -> dict:
         raise ConfigError(str(path), f"not valid YAML ({err})", has_value=False) from None
     if not isinstance(data, dict):
         raise ConfigError(str(path), "expected a mapping of config keys", data)
-    return data
+    return unaliased(data)
+
+
+def unaliased(config: dict) -> dict:
+    """A copy sharing no sub-dict or list with ``config`` nor within itself.
+
+    YAML merge keys (``<<: *anchor``) share nested mappings by reference, so changing
+    one entry's ``optimizer`` would change every entry's; ``copy.deepcopy`` keeps that
+    sharing, a JSON round trip does not.
+    """
+    try:
+        return json.loads(json.dumps(config))
+    except TypeError as err:
+        raise ConfigError(
+            "<config>", f"expected plain YAML values ({err})", has_value=False
+        ) from None
 
 
 def load_schema(path: str | Path) -> dict:
@@ -313,6 +329,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     Raises :class:`ConfigError` with one line naming the first bad key. Returns
     ``config`` itself, completed with defaults.
     """
+    fresh = unaliased(config)
+    config.clear()
+    config.update(fresh)
     schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))

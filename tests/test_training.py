@@ -1,0 +1,194 @@
+"""The classifier trainer: resume after interruption, schedules, augmentation, model files."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from advtail.data.arrays import ImageSet, save_image_set
+from advtail.data.augment import random_crop_flip
+from advtail.errors import DataFileError
+from advtail.metrics.classification import (
+    classification_metrics,
+    confusion_matrix,
+    evaluate_classifier,
+)
+from advtail.nets.checkpoints import load_classifier
+from advtail.training.classifier import train_classifier
+from advtail.training.schedules import warmup_step_lr
+
+CFG = {
+    "arch": {"name": "small_cnn", "width": 4},
+    "loss": {"name": "focal", "gamma": 1.0},
+    "reweighting": {"name": "drw", "beta": 0.999, "start_epoch": 2},
+    "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 5e-4},
+    "schedule": {"warmup_epochs": 1, "milestones": [3], "factors": [0.1]},
+    "epochs": 4,
+    "batch_size": 16,
+    "augment": {"crop_padding": 1, "flip": True},
+    "select": "best_val",
+    "normalize": "auto",
+    "seed": 3,
+    "role": "in_loop",
+}
+
+
+def blobs(counts, seed, size=8):
+    """Class k: a bright square at a class-specific place on noise (learnable quickly)."""
+    rng = np.random.default_rng(seed)
+    labels = np.concatenate([np.full(n, k) for k, n in enumerate(counts)]).astype(np.int64)
+    images = rng.integers(0, 60, (len(labels), size, size, 1)).astype(np.uint8)
+    for i, k in enumerate(labels):
+        r, c = divmod(int(k), 2)
+        images[i, 4 * r : 4 * r + 3, 4 * c : 4 * c + 3] = 230
+    return ImageSet(images, labels, ["a", "b", "c", "d"], meta={"dataset": "blobs"})
+
+
+@pytest.fixture
+def files(tmp_path):
+    train = blobs([40, 20, 10, 6], seed=0)
+    train.meta["subset"] = "lt"
+    paths = {name: tmp_path / f"{name}.npz" for name in ("train", "val", "test")}
+    save_image_set(paths["train"], train)
+    save_image_set(paths["val"], blobs([5, 5, 5, 5], seed=1))
+    save_image_set(paths["test"], blobs([10, 10, 10, 10], seed=2))
+    return paths
+
+
+def run(files, out, cfg=CFG, **kwargs):
+    return train_classifier(
+        "toy",
+        cfg,
+        files["train"],
+        files["val"],
+        out / "model.pt",
+        out / "log.csv",
+        out / "meta.json",
+        out / "ckpt" / "last.pt",
+        device="cpu",
+        threads=1,
+        **kwargs,
+    )
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_training_resumes_to_the_same_weights(files, tmp_path):
+    whole = run(files, tmp_path / "whole")
+
+    def stop_after_second(epoch, row):
+        if epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(files, tmp_path / "parts", on_epoch_end=stop_after_second)
+    assert not (tmp_path / "parts" / "model.pt").exists()
+    assert (tmp_path / "parts" / "ckpt" / "last.pt").exists()
+    resumed = run(files, tmp_path / "parts")
+    assert resumed.resumed_from == 2
+    assert whole.selected_epoch == resumed.selected_epoch
+    for key, value in whole.state_dict.items():
+        assert torch.equal(value, resumed.state_dict[key]), key
+    assert pd.read_csv(tmp_path / "parts" / "log.csv")["epoch"].tolist() == [1, 2, 3, 4]
+    meta = json.loads((tmp_path / "parts" / "meta.json").read_text())
+    assert meta["resumed_from_epoch"] == 2
+
+
+def test_checkpoint_of_another_config_is_set_aside(files, tmp_path):
+    out = tmp_path / "run"
+    run(files, out, cfg={**CFG, "epochs": 2})
+    changed = run(files, out, cfg={**CFG, "epochs": 3, "seed": 4})
+    assert changed.resumed_from == 0
+    assert (out / "ckpt" / "last.stale").exists()
+
+
+def test_training_learns_and_logs(files, tmp_path):
+    out = tmp_path / "run"
+    # no flip here: the blobs of classes 0/1 and 2/3 are mirror images of each other
+    result = run(files, out, cfg={**CFG, "epochs": 6, "augment": {"crop_padding": 1}})
+    log = pd.read_csv(out / "log.csv")
+    assert list(log["epoch"]) == list(range(1, 7))
+    assert log["reweighted"].tolist() == [False, False, True, True, True, True]
+    assert log["lr"].tolist() == pytest.approx([0.05, 0.05, 0.05, 0.005, 0.005, 0.005])
+    assert log["val_balanced_accuracy"].max() > 0.9
+    best = log["val_balanced_accuracy"].idxmax()
+    assert (
+        log.loc[result.selected_epoch - 1, "val_balanced_accuracy"]
+        == log.loc[best, "val_balanced_accuracy"]
+    )
+    metrics = evaluate_classifier(
+        out / "model.pt", files["test"], out / "metrics.json", out / "confusion.csv", device="cpu"
+    )
+    assert metrics["accuracy"] > 0.9
+    assert metrics["groups"] == ["head", "body", "body", "tail"]
+    assert set(metrics["group_accuracy"]) == {"head", "body", "tail"}
+    confusion = pd.read_csv(out / "confusion.csv", index_col=0)
+    assert confusion.to_numpy().sum() == 40
+
+
+def test_model_file_loads_with_weights_only(files, tmp_path):
+    out = tmp_path / "run"
+    run(files, out, cfg={**CFG, "epochs": 1})
+    payload = torch.load(out / "model.pt", weights_only=True)
+    assert payload["arch"]["name"] == "small_cnn" and payload["class_counts"] == [40, 20, 10, 6]
+    model, _ = load_classifier(out / "model.pt")
+    assert not model.training
+
+
+def test_bad_model_files_are_named(files, tmp_path):
+    out = tmp_path / "run"
+    run(files, out, cfg={**CFG, "epochs": 1})
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00not a torch file")
+    with pytest.raises(DataFileError, match="garbage.pt: not a readable model file"):
+        load_classifier(garbage)
+    with pytest.raises(DataFileError, match="train.npz: not a readable model file"):
+        load_classifier(files["train"])
+    payload = torch.load(out / "model.pt", weights_only=True)
+    torch.save({**payload, "kind": "generator"}, tmp_path / "wrong_kind.pt")
+    with pytest.raises(DataFileError, match="expected a classifier model file"):
+        load_classifier(tmp_path / "wrong_kind.pt")
+    payload["arch"] = {**payload["arch"], "name": "resnet32", "width": 16}
+    torch.save(payload, tmp_path / "wrong_arch.pt")
+    with pytest.raises(DataFileError, match="wrong_arch.pt: weights do not fit architecture"):
+        load_classifier(tmp_path / "wrong_arch.pt")
+    with pytest.raises(DataFileError, match="file not found"):
+        load_classifier(tmp_path / "absent.pt")
+
+
+def test_lr_schedule_of_ldam_drw():
+    lr = [warmup_step_lr(e, 0.1, 5, [160, 180], [0.01, 0.0001]) for e in range(200)]
+    assert lr[:5] == pytest.approx([0.02, 0.04, 0.06, 0.08, 0.1])
+    assert lr[159] == 0.1 and lr[160] == pytest.approx(0.001) and lr[180] == pytest.approx(1e-5)
+
+
+def test_crop_and_flip():
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(random_crop_flip(x, generator), x)
+    flipped = random_crop_flip(x.repeat(64, 1, 1, 1), torch.Generator().manual_seed(0), flip=True)
+    mirrored = (flipped == x.repeat(64, 1, 1, 1).flip(3)).flatten(1).all(1)
+    unchanged = (flipped == x.repeat(64, 1, 1, 1)).flatten(1).all(1)
+    assert (mirrored | unchanged).all() and 34 < mirrored.sum() < 94
+    cropped = random_crop_flip(x, torch.Generator().manual_seed(1), padding=2)
+    assert cropped.shape == x.shape
+    # every output pixel is either padding (-1) or an input pixel of the same image
+    for i in range(2):
+        values = set(cropped[i].flatten().tolist())
+        assert values <= set(x[i].flatten().tolist()) | {-1.0}
+    again = random_crop_flip(x, torch.Generator().manual_seed(1), padding=2)
+    assert torch.equal(cropped, again)
+
+
+def test_metrics_known_values():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 2, 1])
+    assert confusion_matrix(y_true, y_pred, 3).tolist() == [[3, 1, 0], [1, 1, 0], [0, 1, 1]]
+    metrics = classification_metrics(y_true, y_pred, train_counts=[100, 10, 1])
+    assert metrics["accuracy"] == pytest.approx(5 / 8)
+    assert metrics["balanced_accuracy"] == pytest.approx((0.75 + 0.5 + 0.5) / 3)
+    assert metrics["per_class_accuracy"] == pytest.approx([0.75, 0.5, 0.5])
+    assert metrics["group_accuracy"] == pytest.approx({"head": 0.75, "body": 0.5, "tail": 0.5})
