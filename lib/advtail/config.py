@@ -210,15 +210,20 @@ def _check_datasets(datasets: dict) -> None:
         )
 
 
+def _require_defined(key: str, name: str, section: dict, section_name: str) -> None:
+    """``name`` (the value at ``key``) must be an entry of the config's ``section_name``."""
+    if name not in section:
+        raise ConfigError(
+            key,
+            f"expected a {section_name[:-1]} defined under '{section_name}' ({sorted(section)})",
+            name,
+        )
+
+
 def _check_subsets(subsets: dict, datasets: dict) -> None:
     for name, cfg in subsets.items():
         key = f"subsets.{name}"
-        if cfg["dataset"] not in datasets:
-            raise ConfigError(
-                f"{key}.dataset",
-                f"expected a dataset defined under 'datasets' ({sorted(datasets)})",
-                cfg["dataset"],
-            )
+        _require_defined(f"{key}.dataset", cfg["dataset"], datasets, "datasets")
         profile = cfg["profile"]
         _check_keys(
             cfg,
@@ -233,10 +238,7 @@ def _check_subsets(subsets: dict, datasets: dict) -> None:
             link = PROFILE_LINK[cfg["profile"]]
             key = f"subsets.{seen[-1]}.{link}"
             target = cfg[link]
-            if target not in subsets:
-                raise ConfigError(
-                    key, f"expected a subset defined under 'subsets' ({sorted(subsets)})", target
-                )
+            _require_defined(key, target, subsets, "subsets")
             if subsets[target]["dataset"] != cfg["dataset"]:
                 raise ConfigError(
                     key,
@@ -264,12 +266,7 @@ def _check_part(
 def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict) -> None:
     for name, cfg in classifiers.items():
         key = f"classifiers.{name}"
-        if cfg["subset"] not in subsets:
-            raise ConfigError(
-                f"{key}.subset",
-                f"expected a subset defined under 'subsets' ({sorted(subsets)})",
-                cfg["subset"],
-            )
+        _require_defined(f"{key}.subset", cfg["subset"], subsets, "subsets")
         _check_part(cfg["arch"], f"{key}.arch", ARCH_KEYS, what="architecture")
         _check_part(cfg["loss"], f"{key}.loss", LOSS_KEYS, what="loss")
         reweighting = cfg.get("reweighting", {"name": "none"})

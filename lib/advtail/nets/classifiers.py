@@ -113,20 +113,29 @@ def _kaiming_init(module: nn.Module) -> None:
         nn.init.kaiming_normal_(module.weight)
 
 
+def _resnet_trunk(channels: int, widths, blocks: int, option_a: bool) -> nn.Sequential:
+    """3x3 stem, then ``blocks`` basic blocks per stage; each later stage halves the size."""
+    layers, in_planes = [], widths[0]
+    for i, planes in enumerate(widths):
+        for j in range(blocks):
+            stride = 2 if (i > 0 and j == 0) else 1
+            layers.append(_BasicBlock(in_planes, planes, stride, option_a))
+            in_planes = planes
+    stem = [
+        nn.Conv2d(channels, widths[0], 3, 1, 1, bias=False),
+        nn.BatchNorm2d(widths[0]),
+        nn.ReLU(),
+    ]
+    return nn.Sequential(*stem, *layers)
+
+
 def resnet32(
     num_classes: int, channels: int, mean, std, normed_head: bool = False, width: int = 16
 ) -> Classifier:
     """ResNet-32 for CIFAR sizes: 16/32/64 channels, [5, 5, 5] blocks, option-A shortcuts."""
-    layers, in_planes = [], width
-    for i, planes in enumerate((width, 2 * width, 4 * width)):
-        for j in range(5):
-            stride = 2 if (i > 0 and j == 0) else 1
-            layers.append(_BasicBlock(in_planes, planes, stride, option_a=True))
-            in_planes = planes
-    trunk = nn.Sequential(
-        nn.Conv2d(channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), *layers
-    )
-    model = Classifier(trunk, 4 * width, num_classes, mean, std, normed_head)
+    widths = (width, 2 * width, 4 * width)
+    trunk = _resnet_trunk(channels, widths, blocks=5, option_a=True)
+    model = Classifier(trunk, widths[-1], num_classes, mean, std, normed_head)
     model.apply(_kaiming_init)
     return model
 
@@ -135,16 +144,9 @@ def resnet18(
     num_classes: int, channels: int, mean, std, normed_head: bool = False, width: int = 64
 ) -> Classifier:
     """ResNet-18, CIFAR variant (3x3 stem, no max-pool), projection shortcuts."""
-    layers, in_planes = [], width
-    for i, planes in enumerate((width, 2 * width, 4 * width, 8 * width)):
-        for j in range(2):
-            stride = 2 if (i > 0 and j == 0) else 1
-            layers.append(_BasicBlock(in_planes, planes, stride, option_a=False))
-            in_planes = planes
-    trunk = nn.Sequential(
-        nn.Conv2d(channels, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(), *layers
-    )
-    return Classifier(trunk, 8 * width, num_classes, mean, std, normed_head)
+    widths = (width, 2 * width, 4 * width, 8 * width)
+    trunk = _resnet_trunk(channels, widths, blocks=2, option_a=False)
+    return Classifier(trunk, widths[-1], num_classes, mean, std, normed_head)
 
 
 # ----------------------------------------------------------------------------- WRN
