@@ -1,0 +1,154 @@
+"""The class-balancing regularizer of "Class Balancing GAN with a Classifier in the Loop"
+(Rangwani, Mopuri, Babu; UAI 2021) and its effective-class-frequency tracker.
+
+A frozen classifier C labels the generator's samples. Per cycle (a fixed number of
+generator steps) the tracker turns the argmax counts c_k of the finished cycle into an
+effective class frequency N_k that forgets exponentially (paper Eq. 5):
+
+    N_k^t = (1 - alpha) * N_k^(t-1) + c_k^(t-1),   alpha = 0.5
+
+and into class weights w_k, large for classes produced rarely of late. With
+p = mean over the batch of softmax(C(G(z))), the generator minimises
+
+    L_G + lambda_eff * sum_k w_k p_k log p_k
+
+i.e. it maximises the weighted entropy sum_k w_k p_k (-log p_k) (paper Eq. 7 and 9:
+"maximise L_reg = sum_k p_k log(p_k) / N_k", with signs as the authors' code has them;
+see the reference notes). Two forms:
+
+- ``paper``: w_k = 1 / Nhat_k with Nhat_k = N_k / sum_j N_j (Eq. 6), and
+  lambda_eff = lambda / K (appendix: "the effective factor ... is lambda / K").
+- ``code`` (val-iisc/class-balancing-gan): N_k <- 0.5 N_k + 0.5 c_k, N_k >= 1,
+  N_k starts at 50 and the first cycle's counts at 512 per class;
+  w_k = (1/N_k) / sum_j (1/N_j) * K; lambda_eff = lambda.
+
+``fixed`` holds N_k constant (paper Fig. 1b: a very large N_k for one class pushes its
+share down, a very small one pushes it up).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+FORMS = ("paper", "code")
+
+
+class EffectiveClassFrequency:
+    """Effective class frequency N_k, updated once per cycle from argmax counts."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        form: str = "paper",
+        alpha: float = 0.5,
+        initial=None,
+        fixed: bool = False,
+        first_cycle_counts: float | None = None,
+    ):
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        self.num_classes = num_classes
+        self.form = form
+        self.alpha = alpha
+        self.fixed = fixed
+        default_initial = 50.0 if form == "code" else 1.0
+        if initial is None:
+            initial = np.full(num_classes, default_initial)
+        self.frequency = np.broadcast_to(
+            np.asarray(initial, dtype=np.float64), (num_classes,)
+        ).copy()
+        if first_cycle_counts is None:
+            first_cycle_counts = 512.0 if form == "code" else 0.0
+        # argmax counts of the cycle in progress
+        self.cycle_counts = np.full(num_classes, float(first_cycle_counts))
+        self.cycles = 0
+
+    def observe(self, predicted: torch.Tensor | np.ndarray) -> None:
+        """Add the classifier's argmax labels of generated samples to this cycle's counts."""
+        labels = np.asarray(torch.as_tensor(predicted).detach().cpu()).ravel()
+        self.cycle_counts += np.bincount(labels, minlength=self.num_classes)[: self.num_classes]
+
+    def end_cycle(self) -> np.ndarray:
+        """Fold this cycle's counts into N_k (unless fixed); start a new cycle."""
+        counts = self.cycle_counts
+        if not self.fixed:
+            if self.form == "paper":
+                self.frequency = (1.0 - self.alpha) * self.frequency + counts
+            else:  # convex combination, clamped at one (authors' code)
+                self.frequency = np.maximum(
+                    (1.0 - self.alpha) * self.frequency + self.alpha * counts, 1.0
+                )
+        self.cycle_counts = np.zeros(self.num_classes)
+        self.cycles += 1
+        return counts
+
+    def normalized(self) -> np.ndarray:
+        """Nhat_k = N_k / sum_j N_j (paper Eq. 6)."""
+        return self.frequency / self.frequency.sum()
+
+    def weights(self) -> np.ndarray:
+        """Class weights w_k of the regularizer (see the module docstring)."""
+        if self.form == "paper":
+            return 1.0 / np.maximum(self.normalized(), 1e-12)
+        inverse = 1.0 / self.frequency
+        return inverse / inverse.sum() * self.num_classes
+
+    def state_dict(self) -> dict:
+        return {
+            "frequency": torch.tensor(self.frequency),
+            "cycle_counts": torch.tensor(self.cycle_counts),
+            "cycles": self.cycles,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.frequency = state["frequency"].double().numpy().copy()
+        self.cycle_counts = state["cycle_counts"].double().numpy().copy()
+        self.cycles = int(state["cycles"])
+
+
+def class_balancing_term(probabilities: torch.Tensor, weights) -> torch.Tensor:
+    """sum_k w_k p_k log p_k with p the batch mean of ``probabilities`` (N x K softmax).
+
+    Minimising it raises the weighted entropy of the batch's class distribution.
+    """
+    mean = probabilities.mean(dim=0)
+    w = torch.as_tensor(weights, dtype=mean.dtype, device=mean.device)
+    return (w * mean * torch.log(mean.clamp_min(1e-12))).sum()
+
+
+class ClassBalancingRegularizer:
+    """lambda_eff * sum_k w_k p_k log p_k, with the tracker's weights, for the generator loss.
+
+    ``classifier`` is frozen (eval mode, no parameter gradients); gradients flow to the
+    generator through its input. Call :meth:`__call__` on each generated batch (it also
+    records the argmax labels for the tracker) and :meth:`end_cycle` every
+    ``cycle_steps`` generator steps.
+    """
+
+    def __init__(
+        self,
+        classifier: torch.nn.Module,
+        num_classes: int,
+        lam: float,
+        form: str = "paper",
+        alpha: float = 0.5,
+        fixed_frequency=None,
+    ):
+        self.classifier = classifier.eval()
+        for parameter in self.classifier.parameters():
+            parameter.requires_grad_(False)
+        fixed = fixed_frequency is not None
+        self.tracker = EffectiveClassFrequency(
+            num_classes, form, alpha, initial=fixed_frequency, fixed=fixed
+        )
+        self.lam = lam
+        self.scale = lam / num_classes if form == "paper" else lam
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        probabilities = torch.softmax(self.classifier(images), dim=1)
+        self.tracker.observe(probabilities.argmax(dim=1))
+        return self.scale * class_balancing_term(probabilities, self.tracker.weights())
+
+    def end_cycle(self) -> np.ndarray:
+        return self.tracker.end_cycle()
