@@ -1,0 +1,267 @@
+"""GAN generators and discriminators, parametric in resolution, channels and width.
+
+- SNDCGAN (Miyato et al. 2018, as the class-balancing GAN uses it; reference notes):
+  G: linear z -> (8w)x4x4, log2(R/4) deconv 4x4 stride-2 blocks (BN, LeakyReLU 0.1)
+  halving the channels down to w, conv 3x3 -> C, tanh. D: log2(R/4) blocks
+  [conv 3x3 s1, conv 4x4 s2] (LeakyReLU 0.1) from C to w * 2^(n-1) channels, conv 3x3,
+  global sum pooling, linear -> 1; spectral norm on every D layer. At 32 px and w = 64
+  these are exactly 512 -> 256 -> 128 -> 64 and 3 -> 64 -> 128 -> 256 -> 512.
+- SN-ResNet GAN (Miyato et al. 2018, 32 and 64 px): residual up-blocks in G, residual
+  down-blocks in D, spectral norm on D.
+
+Conditioning: a generator with ``num_classes`` uses conditional batch norm (per-class
+gain and bias, De Vries et al. 2017). Discriminator heads: ``none`` (unconditional),
+``projection`` (Miyato & Koyama 2018: D(x, y) = psi(h) + <embed(y), h>) or ``ac``
+(auxiliary classifier, Odena et al. 2017: class logits from the same features).
+Every discriminator returns ``(adversarial logit [N], class logits [N, K] or None)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+HEADS = ("none", "projection", "ac")
+
+
+def _steps(resolution: int) -> int:
+    steps = math.log2(resolution / 4)
+    if resolution < 8 or steps != int(steps):
+        raise ValueError(f"resolution must be 4 * 2^n (8, 16, 32, 64, ...), got {resolution}")
+    return int(steps)
+
+
+def _sn(module: nn.Module, use: bool) -> nn.Module:
+    return spectral_norm(module) if use else module
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """Batch norm whose gain and bias are looked up per class (identity at init)."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x, y):
+        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class _Norm(nn.Module):
+    """Plain batch norm, or conditional batch norm when the generator has classes."""
+
+    def __init__(self, channels: int, num_classes: int | None):
+        super().__init__()
+        self.norm = (
+            ConditionalBatchNorm2d(channels, num_classes)
+            if num_classes
+            else nn.BatchNorm2d(channels)
+        )
+
+    def forward(self, x, y=None):
+        return self.norm(x, y) if isinstance(self.norm, ConditionalBatchNorm2d) else self.norm(x)
+
+
+class Generator(nn.Module):
+    """Base of the generators: ``forward(z, y=None)`` gives images in [-1, 1]."""
+
+    def __init__(self, latent_dim: int, num_classes: int | None):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+
+    @property
+    def conditional(self) -> bool:
+        return bool(self.num_classes)
+
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None = None, device="cpu"
+    ) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, generator=generator).to(device)
+
+
+class DCGANGenerator(Generator):
+    def __init__(
+        self,
+        resolution: int = 32,
+        channels: int = 3,
+        latent_dim: int = 128,
+        width: int = 64,
+        num_classes: int | None = None,
+    ):
+        super().__init__(latent_dim, num_classes)
+        n = _steps(resolution)
+        top = width * 2**n
+        self.top = top
+        self.linear = nn.Linear(latent_dim, top * 16)
+        self.norm0 = _Norm(top, num_classes)
+        self.ups = nn.ModuleList()
+        self.norms = nn.ModuleList()
+        for i in range(n):
+            c_in, c_out = top // 2**i, top // 2 ** (i + 1)
+            self.ups.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1))
+            self.norms.append(_Norm(c_out, num_classes))
+        self.out = nn.Conv2d(width, channels, 3, 1, 1)
+
+    def forward(self, z, y=None):
+        h = self.linear(z).view(z.shape[0], self.top, 4, 4)
+        h = F.leaky_relu(self.norm0(h, y), 0.1)
+        for up, norm in zip(self.ups, self.norms, strict=True):
+            h = F.leaky_relu(norm(up(h), y), 0.1)
+        return torch.tanh(self.out(h))
+
+
+class Discriminator(nn.Module):
+    """Base: features ``h`` from a trunk, then the adversarial and class heads."""
+
+    def __init__(self, feature_dim: int, head: str, num_classes: int | None, sn: bool):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+        if head != "none" and not num_classes:
+            raise ValueError(f"a '{head}' head needs num_classes")
+        self.head = head
+        self.num_classes = num_classes
+        self.linear = _sn(nn.Linear(feature_dim, 1), sn)
+        self.embed = (
+            _sn(nn.Embedding(num_classes, feature_dim), sn) if head == "projection" else None
+        )
+        self.classify = _sn(nn.Linear(feature_dim, num_classes), sn) if head == "ac" else None
+
+    def features(self, x) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x, y=None):
+        h = self.features(x)
+        adversarial = self.linear(h).squeeze(1)
+        class_logits = None
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a projection discriminator needs labels")
+            adversarial = adversarial + (self.embed(y) * h).sum(dim=1)
+        if self.classify is not None:
+            class_logits = self.classify(h)
+        return adversarial, class_logits
+
+
+class DCGANDiscriminator(Discriminator):
+    def __init__(
+        self,
+        resolution: int = 32,
+        channels: int = 3,
+        width: int = 64,
+        head: str = "none",
+        num_classes: int | None = None,
+        sn: bool = True,
+    ):
+        n = _steps(resolution)
+        top = width * 2**n
+        super().__init__(top, head, num_classes, sn)
+        layers, c_in = [], channels
+        for i in range(n):
+            c_out = width * 2**i
+            layers += [
+                _sn(nn.Conv2d(c_in, c_out, 3, 1, 1), sn),
+                nn.LeakyReLU(0.1),
+                _sn(nn.Conv2d(c_out, c_out, 4, 2, 1), sn),
+                nn.LeakyReLU(0.1),
+            ]
+            c_in = c_out
+        layers += [_sn(nn.Conv2d(c_in, top, 3, 1, 1), sn), nn.LeakyReLU(0.1)]
+        self.trunk = nn.Sequential(*layers)
+
+    def features(self, x):
+        return self.trunk(x).sum(dim=(2, 3))  # global sum pooling
+
+
+# ----------------------------------------------------------------------------- SN-ResNet
+
+
+class _GBlock(nn.Module):
+    """Residual up-block: BN, ReLU, upsample x2, conv3x3, BN, ReLU, conv3x3; 1x1 shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, num_classes: int | None):
+        super().__init__()
+        self.norm1, self.norm2 = _Norm(c_in, num_classes), _Norm(c_out, num_classes)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x, y=None):
+        h = F.interpolate(F.relu(self.norm1(x, y)), scale_factor=2)
+        h = self.conv2(F.relu(self.norm2(self.conv1(h), y)))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2))
+
+
+class ResNetGenerator(Generator):
+    def __init__(
+        self,
+        resolution: int = 32,
+        channels: int = 3,
+        latent_dim: int = 128,
+        width: int = 256,
+        num_classes: int | None = None,
+    ):
+        super().__init__(latent_dim, num_classes)
+        n = _steps(resolution)
+        self.width = width
+        self.linear = nn.Linear(latent_dim, width * 16)
+        self.blocks = nn.ModuleList(_GBlock(width, width, num_classes) for _ in range(n))
+        self.norm = nn.BatchNorm2d(width)
+        self.out = nn.Conv2d(width, channels, 3, 1, 1)
+
+    def forward(self, z, y=None):
+        h = self.linear(z).view(z.shape[0], self.width, 4, 4)
+        for block in self.blocks:
+            h = block(h, y)
+        return torch.tanh(self.out(F.relu(self.norm(h))))
+
+
+class _DBlock(nn.Module):
+    """Residual down-block (ReLU first unless it is the first block), average-pool x2."""
+
+    def __init__(self, c_in: int, c_out: int, sn: bool, first: bool, down: bool):
+        super().__init__()
+        self.first, self.down = first, down
+        self.conv1 = _sn(nn.Conv2d(c_in, c_out, 3, 1, 1), sn)
+        self.conv2 = _sn(nn.Conv2d(c_out, c_out, 3, 1, 1), sn)
+        self.shortcut = _sn(nn.Conv2d(c_in, c_out, 1), sn)
+
+    def forward(self, x):
+        h = x if self.first else F.relu(x)
+        h = self.conv2(F.relu(self.conv1(h)))
+        shortcut = self.shortcut(x)
+        if self.down:
+            h, shortcut = F.avg_pool2d(h, 2), F.avg_pool2d(shortcut, 2)
+        return h + shortcut
+
+
+class ResNetDiscriminator(Discriminator):
+    def __init__(
+        self,
+        resolution: int = 32,
+        channels: int = 3,
+        width: int = 128,
+        head: str = "none",
+        num_classes: int | None = None,
+        sn: bool = True,
+    ):
+        super().__init__(width, head, num_classes, sn)
+        n = _steps(resolution)
+        blocks = [_DBlock(channels, width, sn, first=True, down=True)]
+        blocks += [_DBlock(width, width, sn, first=False, down=i < n - 2) for i in range(n)]
+        self.trunk = nn.Sequential(*blocks)
+
+    def features(self, x):
+        return F.relu(self.trunk(x)).sum(dim=(2, 3))
+
+
+GENERATORS = {"sndcgan": DCGANGenerator, "snresgan": ResNetGenerator}
+DISCRIMINATORS = {"sndcgan": DCGANDiscriminator, "snresgan": ResNetDiscriminator}
