@@ -114,3 +114,22 @@ def build_gan_objective(cfg: dict) -> GANObjective:
         raise ValueError(f"unknown GAN loss {name!r}; expected one of {sorted(GAN_OBJECTIVES)}")
     kwargs = {k: v for k, v in cfg.items() if k != "name"}
     return GAN_OBJECTIVES[name](**kwargs)
+
+
+class AuxiliaryClassifierLoss:
+    """AC-GAN's class terms (Odena et al. 2017), added to the adversarial losses.
+
+    D: weight * (CE(class logits of reals, y) + CE(class logits of fakes, y_fake));
+    G: weight * CE(class logits of fakes, y_fake).
+    """
+
+    def __init__(self, weight: float = 1.0):
+        self.weight = weight
+
+    def discriminator_term(self, real_logits, real_labels, fake_logits, fake_labels):
+        return self.weight * (
+            F.cross_entropy(real_logits, real_labels) + F.cross_entropy(fake_logits, fake_labels)
+        )
+
+    def generator_term(self, fake_logits, fake_labels):
+        return self.weight * F.cross_entropy(fake_logits, fake_labels)

@@ -31,12 +31,14 @@ def build_classifier(arch: dict) -> Classifier:
     return builder(arch["num_classes"], arch["channels"], arch["mean"], arch["std"], **kwargs)
 
 
-def save_model(path: str | Path, model: torch.nn.Module, arch: dict, **meta) -> None:
-    """Write ``model.pt`` atomically (a temporary file renamed into place)."""
+def save_model(
+    path: str | Path, model: torch.nn.Module, arch: dict, kind: str = "classifier", **meta
+) -> None:
+    """Write a model file of ``kind`` atomically (a temporary file renamed into place)."""
     from advtail.training.checkpointing import atomic_torch_save
 
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_torch_save({"kind": "classifier", "arch": arch, "state_dict": state, **meta}, path)
+    atomic_torch_save({"kind": kind, "arch": arch, "state_dict": state, **meta}, path)
 
 
 def read_model_file(path: str | Path, kind: str) -> dict:
@@ -73,5 +75,43 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
         raise DataFileError(
             path,
             f"weights do not fit architecture {arch['name']} ({first[0][:300] if first else err})",
+        ) from None
+    return model.to(device).eval(), payload
+
+
+def build_generator(arch: dict):
+    """A generator from ``{name, resolution, channels, latent_dim, width, num_classes}``."""
+    from advtail.nets.gans import GENERATORS
+
+    kwargs = {k: v for k, v in arch.items() if k != "name"}
+    return GENERATORS[arch["name"]](**kwargs)
+
+
+def build_discriminator(arch: dict):
+    """A discriminator from ``{name, resolution, channels, width, head, num_classes, sn}``."""
+    from advtail.nets.gans import DISCRIMINATORS
+
+    kwargs = {k: v for k, v in arch.items() if k != "name"}
+    return DISCRIMINATORS[arch["name"]](**kwargs)
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu"):
+    """(generator in eval mode on ``device``, the file's dict) from a ``generator.pt``."""
+    from advtail.nets.gans import GENERATORS
+
+    payload = read_model_file(path, "generator")
+    arch = payload.get("arch")
+    if not isinstance(arch, dict) or arch.get("name") not in GENERATORS:
+        raise DataFileError(
+            path, f"unknown generator architecture {arch!r}; expected one of {sorted(GENERATORS)}"
+        )
+    try:
+        model = build_generator(arch)
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()
+        raise DataFileError(
+            path,
+            f"weights do not fit generator {arch['name']} ({first[0][:300] if first else err})",
         ) from None
     return model.to(device).eval(), payload
