@@ -22,10 +22,10 @@ def test_every_shipped_config_is_valid():
 
 def test_defaults_are_filled(default):
     del default["seed"]
-    del default["subsets"]["lt10"]["seed"]
+    del default["subsets"]["lt20"]["seed"]
     validate_config(default, SCHEMA)
     assert default["seed"] == 0
-    assert default["subsets"]["lt10"]["seed"] == 0
+    assert default["subsets"]["lt20"]["seed"] == 0
     assert default["subsets"]["full"]["seed"] == 0
 
 
@@ -71,28 +71,28 @@ BAD_CONFIGS = {
         "one of",
     ),
     "ratio below 1": (
-        _set(["subsets", "lt10", "imbalance_ratio"], 0.5),
-        "subsets.lt10.imbalance_ratio",
+        _set(["subsets", "lt20", "imbalance_ratio"], 0.5),
+        "subsets.lt20.imbalance_ratio",
         ">= 1",
     ),
     "ratio not a number": (
-        _set(["subsets", "lt10", "imbalance_ratio"], "ten"),
-        "subsets.lt10.imbalance_ratio",
+        _set(["subsets", "lt20", "imbalance_ratio"], "ten"),
+        "subsets.lt20.imbalance_ratio",
         "a number",
     ),
     "undefined dataset": (
-        _set(["subsets", "lt10", "dataset"], "cifar10"),
-        "subsets.lt10.dataset",
+        _set(["subsets", "lt20", "dataset"], "cifar10"),
+        "subsets.lt20.dataset",
         "defined under 'datasets'",
     ),
     "misspelt top key": (_set(["sed"], 1), "sed", "did you mean 'seed'"),
     "misspelt subset key": (
-        _set(["subsets", "lt10", "imbalence_ratio"], 10),
-        "subsets.lt10.imbalence_ratio",
+        _set(["subsets", "lt20", "imbalence_ratio"], 10),
+        "subsets.lt20.imbalence_ratio",
         "did you mean 'imbalance_ratio'",
     ),
     "negative seed": (_set(["seed"], -1), "seed", ">= 0"),
-    "negative subset seed": (_set(["subsets", "lt10", "seed"], -3), "subsets.lt10.seed", ">= 0"),
+    "negative subset seed": (_set(["subsets", "lt20", "seed"], -3), "subsets.lt20.seed", ">= 0"),
     "seed not integer": (_set(["seed"], 1.5), "seed", "an integer"),
     "bad channels": (
         _set(["datasets", "digits", "channels"], 2),
@@ -110,13 +110,13 @@ BAD_CONFIGS = {
         "< 1",
     ),
     "missing ratio": (
-        _drop(["subsets", "lt10", "imbalance_ratio"]),
-        "subsets.lt10.imbalance_ratio",
+        _drop(["subsets", "lt20", "imbalance_ratio"]),
+        "subsets.lt20.imbalance_ratio",
         "required by profile 'exponential'",
     ),
     "key of another profile": (
-        _set(["subsets", "lt10", "labelled_per_class"], 5),
-        "subsets.lt10.labelled_per_class",
+        _set(["subsets", "lt20", "labelled_per_class"], 5),
+        "subsets.lt20.labelled_per_class",
         "not used by profile",
     ),
     "key of another source": (
@@ -130,18 +130,18 @@ BAD_CONFIGS = {
         "required",
     ),
     "unknown profile": (
-        _set(["subsets", "lt10", "profile"], "zipf"),
-        "subsets.lt10.profile",
+        _set(["subsets", "lt20", "profile"], "zipf"),
+        "subsets.lt20.profile",
         "one of",
     ),
     "reference undefined": (
-        _set(["subsets", "balanced_lt10", "reference"], "lt99"),
-        "subsets.balanced_lt10.reference",
+        _set(["subsets", "balanced_lt20", "reference"], "lt99"),
+        "subsets.balanced_lt20.reference",
         "defined under 'subsets'",
     ),
     "reference cycle": (
-        _set(["subsets", "lt10_label10", "base"], "lt10_label10"),
-        "subsets.lt10_label10.base",
+        _set(["subsets", "lt20_label10", "base"], "lt20_label10"),
+        "subsets.lt20_label10.base",
         "cycle",
     ),
     "imagefolder without root": (
@@ -157,48 +157,48 @@ BAD_CONFIGS = {
     "no datasets": (_set(["datasets"], {}), "datasets", "at least 1"),
     "device": (_set(["device"], "tpu"), "device", "one of"),
     "classifier subset undefined": (
-        _set(["classifiers", "ce_lt10", "subset"], "lt99"),
-        "classifiers.ce_lt10.subset",
+        _set(["classifiers", "ce_lt20", "subset"], "lt99"),
+        "classifiers.ce_lt20.subset",
         "defined under 'subsets'",
     ),
     "unknown architecture": (
-        _set(["classifiers", "ce_lt10", "arch"], {"name": "vgg"}),
-        "classifiers.ce_lt10.arch.name",
+        _set(["classifiers", "ce_lt20", "arch"], {"name": "vgg"}),
+        "classifiers.ce_lt20.arch.name",
         "one of",
     ),
     "arch key of another arch": (
-        _set(["classifiers", "ce_lt10", "arch"], {"name": "small_cnn", "depth": 28}),
-        "classifiers.ce_lt10.arch.depth",
+        _set(["classifiers", "ce_lt20", "arch"], {"name": "small_cnn", "depth": 28}),
+        "classifiers.ce_lt20.arch.depth",
         "not used by architecture",
     ),
     "loss key of another loss": (
-        _set(["classifiers", "ce_lt10", "loss"], {"name": "ce", "gamma": 2}),
-        "classifiers.ce_lt10.loss.gamma",
+        _set(["classifiers", "ce_lt20", "loss"], {"name": "ce", "gamma": 2}),
+        "classifiers.ce_lt20.loss.gamma",
         "not used by loss 'ce'",
     ),
     "drw without start": (
-        _set(["classifiers", "drw_lt10", "reweighting"], {"name": "drw"}),
-        "classifiers.drw_lt10.reweighting.start_epoch",
+        _set(["classifiers", "drw_lt20", "reweighting"], {"name": "drw"}),
+        "classifiers.drw_lt20.reweighting.start_epoch",
         "required by",
     ),
     "drw after the end": (
-        _set(["classifiers", "drw_lt10", "reweighting", "start_epoch"], 30),
-        "classifiers.drw_lt10.reweighting.start_epoch",
+        _set(["classifiers", "drw_lt20", "reweighting", "start_epoch"], 30),
+        "classifiers.drw_lt20.reweighting.start_epoch",
         "fewer than epochs",
     ),
     "factors and milestones": (
-        _set(["classifiers", "ce_lt10", "schedule"], {"milestones": [10, 20], "factors": [0.1]}),
-        "classifiers.ce_lt10.schedule.factors",
+        _set(["classifiers", "ce_lt20", "schedule"], {"milestones": [10, 20], "factors": [0.1]}),
+        "classifiers.ce_lt20.schedule.factors",
         "one factor per",
     ),
     "zero learning rate": (
-        _set(["classifiers", "ce_lt10", "optimizer", "lr"], 0),
-        "classifiers.ce_lt10.optimizer.lr",
+        _set(["classifiers", "ce_lt20", "optimizer", "lr"], 0),
+        "classifiers.ce_lt20.optimizer.lr",
         "> 0",
     ),
     "misspelt classifier key": (
-        _set(["classifiers", "ce_lt10", "epoch"], 3),
-        "classifiers.ce_lt10.epoch",
+        _set(["classifiers", "ce_lt20", "epoch"], 3),
+        "classifiers.ce_lt20.epoch",
         "did you mean 'epochs'",
     ),
     "best_val without val split": (
@@ -207,8 +207,8 @@ BAD_CONFIGS = {
         "needs a validation split",
     ),
     "wrn depth": (
-        _set(["classifiers", "ce_lt10", "arch"], {"name": "wrn", "depth": 27}),
-        "classifiers.ce_lt10.arch.depth",
+        _set(["classifiers", "ce_lt20", "arch"], {"name": "wrn", "depth": 27}),
+        "classifiers.ce_lt20.arch.depth",
         "6n + 4",
     ),
 }
@@ -230,16 +230,16 @@ def test_bad_config_names_key(default, case):
 
 def test_yaml_anchors_are_not_shared(default):
     # the default config shares its training settings through a YAML anchor
-    default["classifiers"]["ce_lt10"]["optimizer"]["lr"] = 0.5
+    default["classifiers"]["ce_lt20"]["optimizer"]["lr"] = 0.5
     assert default["classifiers"]["annotator"]["optimizer"]["lr"] == 0.05
     # a config built in Python with shared dicts is un-aliased by validation
     config = copy.deepcopy(default)
     shared = {"name": "adam", "lr": 0.001}
-    config["classifiers"]["ce_lt10"]["optimizer"] = shared
-    config["classifiers"]["drw_lt10"]["optimizer"] = shared
+    config["classifiers"]["ce_lt20"]["optimizer"] = shared
+    config["classifiers"]["drw_lt20"]["optimizer"] = shared
     validate_config(config, SCHEMA)
-    config["classifiers"]["ce_lt10"]["optimizer"]["lr"] = 0.1
-    assert config["classifiers"]["drw_lt10"]["optimizer"]["lr"] == 0.001
+    config["classifiers"]["ce_lt20"]["optimizer"]["lr"] = 0.1
+    assert config["classifiers"]["drw_lt20"]["optimizer"]["lr"] == 0.001
 
 
 def test_load_yaml_errors(tmp_path):

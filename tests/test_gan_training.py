@@ -149,3 +149,77 @@ def test_generation_metrics_known_values():
     assert frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-6)
     # a shift by d adds ||d||^2
     assert frechet_distance(mu, sigma, mu + np.array([3.0, 0, 4.0]), sigma) == pytest.approx(25.0)
+
+
+def test_train_gan_and_generate_samples_files(tmp_path):
+    import json
+
+    import pandas as pd
+    from advtail.data.arrays import ImageSet, load_image_set, save_image_set
+    from advtail.nets.checkpoints import build_classifier, load_generator, save_model
+    from advtail.training.gan import generate_samples, train_gan
+
+    images, labels = data(n=48)
+    save_image_set(
+        tmp_path / "subset.npz",
+        ImageSet(images, labels, list("abcd"), meta={"dataset": "toy", "subset": "s"}),
+    )
+    arch = {
+        "name": "small_cnn",
+        "num_classes": 4,
+        "channels": 1,
+        "mean": [0.5],
+        "std": [0.5],
+        "width": 4,
+    }
+    save_model(
+        tmp_path / "clf.pt",
+        build_classifier(arch),
+        arch,
+        class_names=list("abcd"),
+        class_counts=[12] * 4,
+        config={"loss": {"name": "ce"}},
+    )
+    cfg = {
+        **CFG,
+        "arch": {"name": "sndcgan", "g_width": 4, "d_width": 4, "latent_dim": 8},
+        "loss": {"name": "relativistic"},
+        "validate_every": 3,
+        "validation_samples": 16,
+        "regularizer": {"name": "class_balancing", "lambda": 2.0, "form": "code"},
+    }
+    out = tmp_path / "gan"
+    run = train_gan(
+        "cbgan",
+        cfg,
+        tmp_path / "subset.npz",
+        tmp_path / "subset.npz",
+        out / "generator.pt",
+        out / "log.csv",
+        out / "cycles.csv",
+        out / "meta.json",
+        out / "ck.pt",
+        in_loop_path=tmp_path / "clf.pt",
+        annotator_path=tmp_path / "clf.pt",
+        device="cpu",
+    )
+    assert run.best["step"] in (3, 6)
+    log = pd.read_csv(out / "log.csv")
+    assert {"val_fid_annotator", "val_kl_uniform", "reg0"} <= set(log.columns)
+    cycles = pd.read_csv(out / "cycles.csv")
+    assert len(cycles) == 2 and {"N_0", "share_3"} <= set(cycles.columns)
+    generator, payload = load_generator(out / "generator.pt")
+    assert payload["class_names"] == list("abcd") and not generator.conditional
+    assert json.loads((out / "meta.json").read_text())["selected_step"] == run.best["step"]
+    sidecar = generate_samples(
+        out / "generator.pt",
+        20,
+        out / "samples.npz",
+        out / "grid.png",
+        labeller_path=tmp_path / "clf.pt",
+        device="cpu",
+    )
+    samples = load_image_set(out / "samples.npz")
+    assert samples.images.shape == (20, 8, 8, 1) and samples.images.dtype == np.uint8
+    assert sidecar["labels_from"] == "in-loop classifier"
+    assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG"

@@ -89,16 +89,16 @@ def test_default_experiment_builds_data_and_subsets(workdir):
     for split in ("train", "val", "test"):
         assert (workdir / f"results/datasets/digits/{split}.npz").is_file()
         assert (workdir / f"results/datasets/digits/{split}.json").is_file()
-    counts = pd.read_csv(workdir / "results/subsets/digits/lt10/counts.csv")
-    assert counts["count"].iloc[0] / counts["count"].iloc[-1] == pytest.approx(10, rel=0.05)
-    for subset in ("lt10", "step10", "balanced_lt10", "full", "lt10_label10"):
+    counts = pd.read_csv(workdir / "results/subsets/digits/lt20/counts.csv")
+    assert counts["count"].tolist() == [120, 86, 61, 44, 31, 22, 16, 11, 8, 6]
+    for subset in ("lt20", "step20", "balanced_lt20", "full", "lt20_label10"):
         folder = workdir / "results/subsets/digits" / subset
         assert {"subset.npz", "subset.json", "counts.csv", "counts.png"} <= {
             p.name for p in folder.iterdir()
         }
-    balanced = pd.read_csv(workdir / "results/subsets/digits/balanced_lt10/counts.csv")
+    balanced = pd.read_csv(workdir / "results/subsets/digits/balanced_lt20/counts.csv")
     assert balanced["count"].sum() == counts["count"].sum()
-    assert (workdir / "results/logs/make_subset/digits/lt10.log").is_file()
+    assert (workdir / "results/logs/make_subset/digits/lt20.log").is_file()
 
 
 def test_second_run_has_nothing_to_do(workdir):
@@ -133,10 +133,10 @@ def default_with(tmp_path: Path, mutate) -> Path:
 
 def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     snakemake(workdir, "--cores", "2")
-    config = default_with(tmp_path, lambda c: c["subsets"]["lt10"].update(imbalance_ratio=20))
+    config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=20))
     result = snakemake(workdir, "-n", "--configfile", str(config))
-    # lt10 changed; lt10_label10 and balanced_lt10 refer to it, so their params changed
-    # too; the four classifiers on lt10 retrain, the annotator (on full) does not
+    # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
+    # too; the four classifiers on lt20 retrain, the annotator (on full) does not
     assert planned_jobs(result) == {
         "make_subset": 3,
         "train_classifier": 4,
@@ -147,14 +147,15 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
 
 
 def test_classifier_outputs(workdir):
-    folder = workdir / "results/classifiers/digits/lt10/inloop_lt10"
+    folder = workdir / "results/classifiers/digits/lt20/inloop_lt20"
     assert {"model.pt", "log.csv", "meta.json", "metrics.json", "confusion.csv"} <= {
         p.name for p in folder.iterdir()
     }
-    assert (workdir / "results/checkpoints/classifiers/digits/lt10/inloop_lt10/last.pt").exists()
+    assert (workdir / "results/checkpoints/classifiers/digits/lt20/inloop_lt20/last.pt").exists()
     table = pd.read_csv(workdir / "results/tables/classifiers.csv")
+    assert set(table["experiment"]) == {"digits-default"}
     assert sorted(table["classifier"]) == sorted(
-        ["annotator", "inloop_lt10", "ce_lt10", "drw_lt10", "ldam_drw_lt10"]
+        ["annotator", "inloop_lt20", "ce_lt20", "drw_lt20", "ldam_drw_lt20"]
     )
     assert {"head_accuracy", "body_accuracy", "tail_accuracy", "balanced_accuracy"} <= set(
         table.columns
@@ -163,9 +164,9 @@ def test_classifier_outputs(workdir):
 
 BAD = {
     "ratio": (
-        "datasets:\n  digits: {source: digits}\nsubsets:\n  lt10:\n    dataset: digits\n"
+        "datasets:\n  digits: {source: digits}\nsubsets:\n  lt20:\n    dataset: digits\n"
         "    profile: exponential\n    imbalance_ratio: 0.5\n",
-        "subsets.lt10.imbalance_ratio",
+        "subsets.lt20.imbalance_ratio",
     ),
     "dataset": (
         "datasets:\n  digits: {source: digits}\nsubsets:\n  s: {dataset: mnist, profile: full}\n",
@@ -209,7 +210,7 @@ def test_corrupt_dataset_file_fails_the_subset_job_with_its_name(workdir, tmp_pa
             "1",
             "--forcerun",
             "make_subset",
-            "results/subsets/digits/lt10/subset.npz",
+            "results/subsets/digits/lt20/subset.npz",
             check=False,
         )
         assert result.returncode != 0

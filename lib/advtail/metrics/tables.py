@@ -17,12 +17,17 @@ def read_metrics(path: str | Path) -> dict:
         raise DataFileError(path, f"not a readable metrics file ({err})") from None
 
 
-def classifier_table(metrics_paths, out_csv: str | Path) -> pd.DataFrame:
-    """One row per classifier: overall, balanced, head/body/tail and per-class accuracy."""
+def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
+    """One row per classifier: overall, balanced, head/body/tail and per-class accuracy.
+
+    ``experiment`` (the config's name) fills the first column, so a table says which
+    config it was gathered for.
+    """
     rows = []
     for path in metrics_paths:
         m = read_metrics(path)
-        row = {
+        row = {"experiment": experiment}
+        row |= {
             key: m.get(key)
             for key in (
                 "dataset",

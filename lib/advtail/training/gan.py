@@ -264,3 +264,287 @@ class GANTrainer:
             if on_step_end is not None:
                 on_step_end(step, row)
         return run
+
+
+# ---------------------------------------------------------------------- files in, files out
+
+
+@torch.no_grad()
+def generate_images(
+    generator, n: int, rng: torch.Generator, device, labels=None, batch_size: int = 256
+) -> torch.Tensor:
+    """``n`` images in [-1, 1] (CPU); ``labels`` condition a conditional generator."""
+    generator.eval()
+    out = []
+    for start in range(0, n, batch_size):
+        count = min(batch_size, n - start)
+        z = generator.sample_latent(count, rng, device)
+        y = None if labels is None else torch.as_tensor(labels[start : start + count]).to(device)
+        out.append(generator(z, y).float().cpu())
+    return torch.cat(out)
+
+
+def to_uint8_nhwc(images: torch.Tensor) -> np.ndarray:
+    """[-1, 1] NCHW floats -> uint8 NHWC (the canonical on-disk form)."""
+    scaled = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return scaled.permute(0, 2, 3, 1).numpy()
+
+
+def balanced_labels(n: int, num_classes: int) -> np.ndarray:
+    return (np.arange(n) % num_classes).astype(np.int64)
+
+
+class AnnotatorValidation:
+    """Validation by the annotator: KL to uniform of its labels, and FID on its features.
+
+    The FID here is computed on the annotator's penultimate features against a real
+    reference split (never the test split) and is reported as ``fid_annotator``, never
+    as an Inception FID. The score to minimise is that FID.
+    """
+
+    def __init__(
+        self,
+        annotator,
+        reference_images: np.ndarray,
+        num_classes: int,
+        samples: int,
+        seed: int,
+        device,
+    ):
+        from advtail.metrics.generation import feature_statistics
+
+        self.annotator = annotator.eval()
+        self.num_classes = num_classes
+        self.samples = samples
+        self.seed = seed
+        self.device = device
+        self.reference = feature_statistics(
+            self._features(to_model_input(torch.as_tensor(reference_images)))[0]
+        )
+
+    @torch.no_grad()
+    def _features(self, images: torch.Tensor):
+        feats, preds = [], []
+        for start in range(0, len(images), 512):
+            batch = images[start : start + 512].to(self.device)
+            f = self.annotator.features(batch)
+            feats.append(f.cpu())
+            preds.append(self.annotator.head(f).argmax(1).cpu())
+        return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+
+    def __call__(self, generator):
+        from advtail.metrics.generation import feature_statistics, frechet_distance, kl_to_uniform
+
+        rng = torch.Generator().manual_seed(self.seed)  # the same latents every validation
+        labels = balanced_labels(self.samples, self.num_classes) if generator.conditional else None
+        images = generate_images(generator, self.samples, rng, self.device, labels)
+        features, predicted = self._features(images)
+        fid = frechet_distance(*feature_statistics(features), *self.reference)
+        kl = kl_to_uniform(predicted, self.num_classes)
+        return fid, {"val_fid_annotator": fid, "val_kl_uniform": kl}
+
+
+def train_gan(
+    name: str,
+    cfg: dict,
+    subset_path,
+    reference_path,
+    out_generator,
+    out_log,
+    out_cycles,
+    out_meta,
+    checkpoint_path,
+    in_loop_path=None,
+    annotator_path=None,
+    device: str = "auto",
+    threads: int | None = None,
+    on_step_end=None,
+) -> GANRunState:
+    """Train GAN ``name`` (its validated config ``cfg``) on a subset and write its files.
+
+    ``in_loop_path``: the classifier of the class-balancing regularizer (if configured);
+    ``annotator_path``: the classifier that validates (KL to uniform, annotator FID)
+    against ``reference_path`` (a real split; not the test split).
+    """
+    import pandas as pd
+
+    from advtail.data.arrays import load_image_set, write_json
+    from advtail.losses.class_balancing import ClassBalancingRegularizer
+    from advtail.losses.gan import build_gan_objective
+    from advtail.nets.checkpoints import (
+        build_discriminator,
+        build_generator,
+        load_classifier,
+        save_model,
+    )
+    from advtail.training.classifier import fingerprint_of
+    from advtail.training.runtime import resolve_device, seed_everything, set_threads
+
+    began = time.perf_counter()
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    subset = load_image_set(subset_path)
+    head = cfg.get("head", "none")
+    conditional = cfg.get("conditional", head != "none")
+    keep = subset.labels >= 0 if (conditional or head != "none") else slice(None)
+    images, labels = subset.images[keep], subset.labels[keep]
+    num_classes = subset.num_classes
+    arch = cfg["arch"]
+    g_arch = {
+        "name": arch["name"],
+        "resolution": int(images.shape[1]),
+        "channels": int(images.shape[3]),
+        "latent_dim": arch.get("latent_dim", 128),
+        "width": arch.get("g_width", 64),
+        "num_classes": num_classes if conditional else None,
+    }
+    d_arch = {
+        "name": arch["name"],
+        "resolution": int(images.shape[1]),
+        "channels": int(images.shape[3]),
+        "width": arch.get("d_width", 64),
+        "head": head,
+        "num_classes": num_classes if head != "none" else None,
+        "sn": arch.get("spectral_norm", True),
+    }
+    seed_everything(cfg["seed"])
+    G, D = build_generator(g_arch), build_discriminator(d_arch)
+    regularizers = []
+    reg = cfg.get("regularizer")
+    if reg:
+        classifier, _ = load_classifier(in_loop_path, torch_device)
+        regularizers.append(
+            ClassBalancingRegularizer(
+                classifier,
+                num_classes,
+                reg["lambda"],
+                reg.get("form", "paper"),
+                reg.get("alpha", 0.5),
+                reg.get("fixed_frequency"),
+            )
+        )
+    validate = None
+    if annotator_path is not None and cfg.get("validate_every"):
+        annotator, _ = load_classifier(annotator_path, torch_device)
+        reference = load_image_set(reference_path)
+        validate = AnnotatorValidation(
+            annotator,
+            reference.images,
+            num_classes,
+            cfg.get("validation_samples", 1000),
+            cfg["seed"] + 1,
+            torch_device,
+        )
+    trainer = GANTrainer(
+        G,
+        D,
+        build_gan_objective(cfg["loss"]),
+        cfg,
+        torch_device,
+        regularizers=regularizers,
+        class_loss=AuxiliaryClassifierLoss(cfg.get("ac_weight", 1.0)) if head == "ac" else None,
+        validate=validate,
+    )
+    fingerprint = fingerprint_of(cfg, g_arch, d_arch, subset.meta["sha256"])
+    run = trainer.fit(images, labels, checkpoint_path, fingerprint, on_step_end)
+    final = trainer.final_generator()
+    if run.best["model"] is not None:
+        final.load_state_dict(run.best["model"])
+    save_model(
+        out_generator,
+        final,
+        g_arch,
+        kind="generator",
+        gan=name,
+        dataset=subset.meta.get("dataset"),
+        subset=subset.meta.get("subset"),
+        class_names=subset.class_names,
+        selected_step=run.best["step"] or run.step,
+        config=cfg,
+    )
+    for path, rows in ((out_log, run.rows), (out_cycles, run.cycles)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(path, index=False)
+    write_json(
+        out_meta,
+        {
+            "gan": name,
+            "config": cfg,
+            "generator": g_arch,
+            "discriminator": d_arch,
+            "train_images": int(len(labels)),
+            "steps": run.step,
+            "resumed_from_step": run.resumed_from,
+            "selected_step": run.best["step"] or run.step,
+            "device": str(torch_device),
+            "wall_time_s": round(time.perf_counter() - began, 3),
+            "versions": {"torch": torch.__version__, "numpy": np.__version__},
+        },
+    )
+    return run
+
+
+def generate_samples(
+    generator_path,
+    count: int,
+    out_npz,
+    out_grid,
+    seed: int = 0,
+    labeller_path=None,
+    device: str = "auto",
+    per_class: int = 10,
+) -> dict:
+    """``count`` samples of a generator file as a canonical .npz, and a grid PNG.
+
+    Labels: the conditioning label of a conditional generator (balanced over classes),
+    else the prediction of the classifier at ``labeller_path`` (the in-loop classifier).
+    """
+    from advtail.data.arrays import ImageSet, save_image_set
+    from advtail.errors import DataFileError
+    from advtail.nets.checkpoints import load_classifier, load_generator
+    from advtail.nets.inference import predict_logits
+    from advtail.plots.grids import plot_class_grid
+    from advtail.training.runtime import resolve_device
+
+    torch_device = resolve_device(device)
+    generator, payload = load_generator(generator_path, torch_device)
+    names = payload["class_names"]
+    rng = torch.Generator().manual_seed(seed)
+    if generator.conditional:
+        labels = balanced_labels(count, len(names))
+        images = to_uint8_nhwc(generate_images(generator, count, rng, torch_device, labels))
+    else:
+        if labeller_path is None:
+            raise DataFileError(
+                generator_path,
+                "is unconditional: its samples need a "
+                "classifier to label them (the in-loop classifier)",
+            )
+        images = to_uint8_nhwc(generate_images(generator, count, rng, torch_device))
+        labeller, _ = load_classifier(labeller_path, torch_device)
+        labels = predict_logits(labeller, images, device=torch_device).argmax(1).numpy()
+    sample_set = ImageSet(
+        images,
+        labels.astype(np.int64),
+        names,
+        meta={
+            "dataset": payload.get("dataset"),
+            "subset": payload.get("subset"),
+            "gan": payload.get("gan"),
+        },
+    )
+    sidecar = save_image_set(
+        out_npz,
+        sample_set,
+        seed=seed,
+        labels_from="conditioning" if generator.conditional else "in-loop classifier",
+    )
+    plot_class_grid(
+        images,
+        labels,
+        names,
+        out_grid,
+        per_class=per_class,
+        title=f"{payload.get('gan')}: samples by class",
+    )
+    return sidecar
