@@ -17,10 +17,12 @@ wildcard_constraints:
     subset="|".join(SUBSETS),
     split="|".join(SPLITS),
     classifier="|".join(CLASSIFIERS) or "^$",
+    gan="|".join(GANS) or "^$",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/classifiers.smk"
+include: "workflow/rules/gans.smk"
 
 
 rule all:

@@ -206,6 +206,37 @@ BAD_CONFIGS = {
         "classifiers.annotator.select",
         "needs a validation split",
     ),
+    "gan subset undefined": (
+        _set(["gans", "sndcgan", "subset"], "nope"),
+        "gans.sndcgan.subset",
+        "defined under 'subsets'",
+    ),
+    "gan in-loop classifier undefined": (
+        _set(["gans", "sndcgan_cb", "regularizer", "classifier"], "nope"),
+        "gans.sndcgan_cb.regularizer.classifier",
+        "defined under 'classifiers'",
+    ),
+    "gan negative lambda": (
+        _set(["gans", "sndcgan_cb", "regularizer", "lambda"], -1),
+        "gans.sndcgan_cb.regularizer.lambda",
+        ">= 0",
+    ),
+    "gan unknown loss": (
+        _set(["gans", "cgan", "loss"], {"name": "lsgan"}),
+        "gans.cgan.loss.name",
+        "one of",
+    ),
+    "gan unknown head": (_set(["gans", "cgan", "head"], "cbn"), "gans.cgan.head", "one of"),
+    "penalty without wgan": (
+        _set(["gans", "cgan", "loss"], {"name": "hinge", "penalty_weight": 10}),
+        "gans.cgan.loss.penalty_weight",
+        "'wgan_gp' only",
+    ),
+    "unconditional gan without labeller": (
+        _set(["classifiers", "inloop_lt20", "role"], "other"),
+        "gans.sndcgan.labeller",
+        "needs a classifier to label",
+    ),
     "wrn depth": (
         _set(["classifiers", "ce_lt20", "arch"], {"name": "wrn", "depth": 27}),
         "classifiers.ce_lt20.arch.depth",

@@ -56,6 +56,19 @@ def fast(config: dict) -> dict:
         cfg["arch"]["width"] = 4
         if cfg.get("reweighting", {}).get("name") == "drw":
             cfg["reweighting"]["start_epoch"] = 1
+    for cfg in config.get("gans", {}).values():
+        cfg.update(
+            steps=4,
+            cycle_steps=2,
+            checkpoint_every=2,
+            log_every=1,
+            validate_every=2,
+            validation_samples=16,
+            samples={"count": 20, "seed": 0},
+            ema={"decay": 0.9, "start": 0},
+            batch_size=8,
+        )
+        cfg["arch"].update(g_width=4, d_width=4, latent_dim=8)
     return config
 
 
@@ -75,7 +88,13 @@ def workdir(tmp_path_factory) -> Path:
     return root
 
 
-CLASSIFIER_JOBS = {"train_classifier": 5, "evaluate_classifier": 5, "classifier_table": 1}
+GAN_JOBS = {"train_gan": 4, "generate_samples": 4}
+CLASSIFIER_JOBS = {
+    "train_classifier": 5,
+    "evaluate_classifier": 5,
+    "classifier_table": 1,
+    **GAN_JOBS,
+}  # every GAN reads a classifier (in-loop, labeller, annotator)
 
 
 def edit(path: Path) -> None:
@@ -133,17 +152,39 @@ def default_with(tmp_path: Path, mutate) -> Path:
 
 def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     snakemake(workdir, "--cores", "2")
-    config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=20))
+    config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=15))
     result = snakemake(workdir, "-n", "--configfile", str(config))
     # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
-    # too; the four classifiers on lt20 retrain, the annotator (on full) does not
+    # too; the four classifiers and four GANs on lt20 retrain, the annotator (on full) does not
     assert planned_jobs(result) == {
         "make_subset": 3,
         "train_classifier": 4,
         "evaluate_classifier": 4,
         "classifier_table": 1,
+        **GAN_JOBS,
         "all": 1,
     }
+
+
+def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
+    config = default_with(tmp_path, lambda c: c["gans"]["acgan"].update(ac_weight=0.5))
+    assert planned_jobs(snakemake(workdir, "-n", "--configfile", str(config))) == {
+        "train_gan": 1,
+        "generate_samples": 1,
+        "all": 1,
+    }
+
+
+def test_gan_outputs(workdir):
+    folder = workdir / "results/gans/digits/lt20/sndcgan_cb"
+    assert {"generator.pt", "log.csv", "cycles.csv", "meta.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    cycles = pd.read_csv(folder / "cycles.csv")
+    assert len(cycles) == 2 and "N_9" in cycles.columns
+    for gan in ("sndcgan", "sndcgan_cb", "cgan", "acgan"):
+        samples = workdir / f"results/samples/digits/lt20/{gan}"
+        assert {"samples.npz", "samples.json", "grid.png"} <= {p.name for p in samples.iterdir()}
 
 
 def test_classifier_outputs(workdir):

@@ -320,6 +320,79 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict) -> None
             )
 
 
+def _classifier_of(key: str, name: str, classifiers: dict, subsets: dict, dataset: str) -> None:
+    _require_defined(key, name, classifiers, "classifiers")
+    own = subsets[classifiers[name]["subset"]]["dataset"]
+    if own != dataset:
+        raise ConfigError(
+            key, f"expected a classifier of dataset '{dataset}'; '{name}' is of '{own}'", name
+        )
+
+
+def gan_labeller(gan: dict, classifiers: dict) -> str | None:
+    """The classifier that labels an unconditional GAN's samples (see the schema)."""
+    if gan.get("labeller"):
+        return gan["labeller"]
+    if gan.get("regularizer"):
+        return gan["regularizer"]["classifier"]
+    for name in sorted(classifiers):
+        cfg = classifiers[name]
+        if cfg.get("role") == "in_loop" and cfg["subset"] == gan["subset"]:
+            return name
+    return None
+
+
+def gan_annotator(gan: dict, classifiers: dict, subsets: dict) -> str | None:
+    """The classifier that validates a GAN: its ``annotator``, else the role-annotator one."""
+    if gan.get("annotator"):
+        return gan["annotator"]
+    dataset = subsets[gan["subset"]]["dataset"]
+    for name in sorted(classifiers):
+        cfg = classifiers[name]
+        if cfg.get("role") == "annotator" and subsets[cfg["subset"]]["dataset"] == dataset:
+            return name
+    return None
+
+
+def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
+    for name, cfg in gans.items():
+        key = f"gans.{name}"
+        _require_defined(f"{key}.subset", cfg["subset"], subsets, "subsets")
+        dataset = subsets[cfg["subset"]]["dataset"]
+        if cfg.get("regularizer"):
+            _classifier_of(
+                f"{key}.regularizer.classifier",
+                cfg["regularizer"]["classifier"],
+                classifiers,
+                subsets,
+                dataset,
+            )
+        for role in ("labeller", "annotator"):
+            if cfg.get(role):
+                _classifier_of(f"{key}.{role}", cfg[role], classifiers, subsets, dataset)
+        conditional = cfg.get("head", "none") != "none"
+        if not conditional and gan_labeller(cfg, classifiers) is None:
+            raise ConfigError(
+                f"{key}.labeller",
+                "an unconditional GAN needs a classifier to "
+                "label its samples; name one, or add a classifier with role "
+                f"in_loop on subset '{cfg['subset']}'",
+                has_value=False,
+            )
+        if cfg.get("validate_every") and gan_annotator(cfg, classifiers, subsets) is None:
+            raise ConfigError(
+                f"{key}.annotator",
+                "validation needs an annotator; name one, or add a classifier with role annotator",
+                has_value=False,
+            )
+        if cfg["loss"]["name"] != "wgan_gp" and "penalty_weight" in cfg["loss"]:
+            raise ConfigError(
+                f"{key}.loss.penalty_weight",
+                "used by loss 'wgan_gp' only",
+                cfg["loss"]["penalty_weight"],
+            )
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and its cross-references; fill defaults.
 
@@ -338,6 +411,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_datasets(config["datasets"])
     _check_subsets(config["subsets"], config["datasets"])
     _check_classifiers(config.get("classifiers", {}), config["subsets"], config["datasets"])
+    _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
     _fill_defaults(config, schema, schema)
     for cfg in config["datasets"].values():
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():

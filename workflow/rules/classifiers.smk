@@ -66,5 +66,7 @@ rule classifier_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        experiment=config["experiment"],
     script:
         "../scripts/classifier_table.py"

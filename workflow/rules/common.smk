@@ -10,7 +10,7 @@ from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
 expose_lib(LIB)
 
-from advtail.config import canonical, validate_config
+from advtail.config import canonical, gan_annotator, gan_labeller, validate_config
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError
 
@@ -24,6 +24,7 @@ ENV = "../../envs/advtail.yaml"
 DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
 CLASSIFIERS = sorted(config["classifiers"])
+GANS = sorted(config["gans"])
 
 
 def lib_sources(script):
@@ -90,10 +91,68 @@ def classifier_config(wildcards):
     return canonical(config["classifiers"][wildcards.classifier])
 
 
+def gan_dir(name):
+    subset = config["gans"][name]["subset"]
+    return f"results/gans/{config['subsets'][subset]['dataset']}/{subset}/{name}"
+
+
+def gan_subset_file(wildcards):
+    """The subset the GAN learns (it must match the path)."""
+    expected = gan_dir(wildcards.gan)
+    asked = f"results/gans/{wildcards.dataset}/{wildcards.subset}/{wildcards.gan}"
+    if asked != expected:
+        raise ValueError(
+            f"GAN '{wildcards.gan}' lives in {expected}, not {asked} "
+            f"(config key gans.{wildcards.gan}.subset)"
+        )
+    return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/subset.npz"
+
+
+def classifier_model(name):
+    return [f"{classifier_dir(name)}/model.pt"] if name else []
+
+
+def gan_in_loop_model(wildcards):
+    regularizer = config["gans"][wildcards.gan].get("regularizer")
+    return classifier_model(regularizer["classifier"] if regularizer else None)
+
+
+def gan_annotator_model(wildcards):
+    gan = config["gans"][wildcards.gan]
+    if not gan.get("validate_every"):
+        return []
+    return classifier_model(
+        gan_annotator(gan, config["classifiers"], config["subsets"])
+    )
+
+
+def gan_labeller_model(wildcards):
+    gan = config["gans"][wildcards.gan]
+    if gan.get("head", "none") != "none":
+        return []
+    return classifier_model(gan_labeller(gan, config["classifiers"]))
+
+
+def gan_config(wildcards):
+    return canonical(config["gans"][wildcards.gan])
+
+
+def gan_samples_config(wildcards):
+    return canonical(config["gans"][wildcards.gan]["samples"])
+
+
+def sample_files(filename):
+    return [
+        f"{gan_dir(name).replace('results/gans', 'results/samples', 1)}/{filename}"
+        for name in GANS
+    ]
+
+
 def all_targets():
     targets = []
     for name in SUBSETS:
         targets += subset_files(name)
     if CLASSIFIERS:
         targets.append("results/tables/classifiers.csv")
+    targets += sample_files("grid.png")
     return targets

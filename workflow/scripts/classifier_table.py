@@ -4,4 +4,4 @@ from advtail.metrics.tables import classifier_table
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):
-    classifier_table(snakemake.input.metrics, snakemake.output[0])
+    classifier_table(snakemake.input.metrics, snakemake.output[0], snakemake.params.experiment)

@@ -3,29 +3,28 @@ does not delete them; rerunning an interrupted rule resumes from the last one.""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import torch
+
+from advtail.data.arrays import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 
 def atomic_torch_save(payload, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, lambda handle: torch.save(payload, handle))
+
+
+def fingerprint_of(*parts) -> str:
+    """A hash of a run's configuration: a checkpoint resumes only a run of the same one."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:

@@ -10,8 +10,6 @@ selection on the validation split (never the test split).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import platform
 import time
@@ -29,7 +27,7 @@ from advtail.losses.classification import ClassWeightSchedule, build_classificat
 from advtail.metrics.classification import classification_metrics
 from advtail.nets.checkpoints import build_classifier, save_model
 from advtail.nets.inference import predict_logits, to_model_input
-from advtail.training.checkpointing import atomic_torch_save, load_resume_state
+from advtail.training.checkpointing import atomic_torch_save, fingerprint_of, load_resume_state
 from advtail.training.runtime import resolve_device, seed_everything, set_threads
 from advtail.training.schedules import warmup_step_lr
 
@@ -232,11 +230,6 @@ def resolve_normalization(cfg, images: np.ndarray) -> tuple[list, list]:
         pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
         return pixels.mean(0).tolist(), np.maximum(pixels.std(0), 1e-3).tolist()
     return list(cfg["mean"]), list(cfg["std"])
-
-
-def fingerprint_of(*parts) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def train_classifier(

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from advtail.errors import AdvtailError
 from advtail.losses.gan import AuxiliaryClassifierLoss, GANObjective
 from advtail.nets.inference import to_model_input
-from advtail.training.checkpointing import atomic_torch_save, load_resume_state
+from advtail.training.checkpointing import atomic_torch_save, fingerprint_of, load_resume_state
 
 log = logging.getLogger(__name__)
 
@@ -377,7 +377,6 @@ def train_gan(
         load_classifier,
         save_model,
     )
-    from advtail.training.classifier import fingerprint_of
     from advtail.training.runtime import resolve_device, seed_everything, set_threads
 
     began = time.perf_counter()

@@ -1,0 +1,21 @@
+"""Rule train_gan: train one configured GAN, resuming from its checkpoint."""
+
+from advtail.training.gan import train_gan
+from advtail.workflow.logs import rule_log
+
+with rule_log(snakemake.log[0]):
+    train_gan(
+        snakemake.wildcards.gan,
+        snakemake.params.cfg,
+        snakemake.input.subset,
+        snakemake.input.reference,
+        snakemake.output.generator,
+        snakemake.output.log_csv,
+        snakemake.output.cycles,
+        snakemake.output.meta,
+        snakemake.params.checkpoint,
+        in_loop_path=snakemake.input.in_loop or None,
+        annotator_path=snakemake.input.annotator or None,
+        device=snakemake.config["device"],
+        threads=snakemake.threads,
+    )
