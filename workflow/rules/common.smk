@@ -109,7 +109,8 @@ def gan_subset_file(wildcards):
 
 
 def classifier_model(name):
-    return [f"{classifier_dir(name)}/model.pt"] if name else []
+    """The model file of classifier ``name`` (a path), or no input (``[]``) without one."""
+    return f"{classifier_dir(name)}/model.pt" if name else []
 
 
 def gan_in_loop_model(wildcards):

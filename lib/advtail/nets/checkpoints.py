@@ -59,16 +59,16 @@ def read_model_file(path: str | Path, kind: str) -> dict:
     return payload
 
 
-def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
-    """(model in eval mode on ``device``, the file's dict) from a classifier ``model.pt``."""
-    payload = read_model_file(path, "classifier")
+def _load_model(path, kind: str, registry: dict, build, device):
+    """(network in eval mode on ``device``, the file's dict); errors name the file."""
+    payload = read_model_file(path, kind)
     arch = payload.get("arch")
-    if not isinstance(arch, dict) or arch.get("name") not in ARCHITECTURES:
+    if not isinstance(arch, dict) or arch.get("name") not in registry:
         raise DataFileError(
-            path, f"unknown architecture {arch!r}; expected one of {sorted(ARCHITECTURES)}"
+            path, f"unknown {kind} architecture {arch!r}; expected one of {sorted(registry)}"
         )
     try:
-        model = build_classifier(arch)
+        model = build(arch)
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         first = str(err).strip().splitlines()
@@ -77,6 +77,11 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
             f"weights do not fit architecture {arch['name']} ({first[0][:300] if first else err})",
         ) from None
     return model.to(device).eval(), payload
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
+    """(model in eval mode on ``device``, the file's dict) from a classifier ``model.pt``."""
+    return _load_model(path, "classifier", ARCHITECTURES, build_classifier, device)
 
 
 def build_generator(arch: dict):
@@ -99,19 +104,4 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
     """(generator in eval mode on ``device``, the file's dict) from a ``generator.pt``."""
     from advtail.nets.gans import GENERATORS
 
-    payload = read_model_file(path, "generator")
-    arch = payload.get("arch")
-    if not isinstance(arch, dict) or arch.get("name") not in GENERATORS:
-        raise DataFileError(
-            path, f"unknown generator architecture {arch!r}; expected one of {sorted(GENERATORS)}"
-        )
-    try:
-        model = build_generator(arch)
-        model.load_state_dict(payload["state_dict"])
-    except (RuntimeError, ValueError, KeyError, TypeError) as err:
-        first = str(err).strip().splitlines()
-        raise DataFileError(
-            path,
-            f"weights do not fit generator {arch['name']} ({first[0][:300] if first else err})",
-        ) from None
-    return model.to(device).eval(), payload
+    return _load_model(path, "generator", GENERATORS, build_generator, device)

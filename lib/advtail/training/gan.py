@@ -463,7 +463,11 @@ def train_gan(
     )
     for path, rows in ((out_log, run.rows), (out_cycles, run.cycles)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(path, index=False)
+        # a GAN without a regularizer has no cycles: a header, still a readable table
+        frame = (
+            pd.DataFrame(rows) if rows else pd.DataFrame(columns=["step", "regularizer", "cycle"])
+        )
+        frame.to_csv(path, index=False)
     write_json(
         out_meta,
         {
