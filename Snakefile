@@ -23,6 +23,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/classifiers.smk"
 include: "workflow/rules/gans.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

@@ -223,3 +223,53 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     assert samples.images.shape == (20, 8, 8, 1) and samples.images.dtype == np.uint8
     assert sidecar["labels_from"] == "in-loop classifier"
     assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_samples_against_itself(tmp_path):
+    from advtail.data.arrays import ImageSet, save_image_set
+    from advtail.metrics.generation import evaluate_samples
+    from advtail.metrics.tables import gan_table
+    from advtail.nets.checkpoints import build_classifier, save_model
+
+    images, labels = data(n=64)
+    for name in ("samples", "reference"):
+        save_image_set(
+            tmp_path / f"{name}.npz",
+            ImageSet(images, labels, list("abcd"), meta={"gan": "g", "dataset": "toy"}),
+        )
+    arch = {
+        "name": "small_cnn",
+        "num_classes": 4,
+        "channels": 1,
+        "mean": [0.5],
+        "std": [0.5],
+        "width": 4,
+    }
+    torch.manual_seed(0)
+    save_model(
+        tmp_path / "annotator.pt",
+        build_classifier(arch),
+        arch,
+        classifier="ann",
+        class_names=list("abcd"),
+        class_counts=[16] * 4,
+        config={},
+    )
+    m = evaluate_samples(
+        tmp_path / "samples.npz",
+        tmp_path / "annotator.pt",
+        tmp_path / "reference.npz",
+        tmp_path / "metrics.json",
+        device="cpu",
+    )
+    assert m["fid_annotator"] == pytest.approx(0.0, abs=1e-6)
+    assert m["fid_backbone"] == "annotator" and m["annotator"] == "ann"
+    assert sum(m["class_shares"]) == pytest.approx(1.0)
+    shares = np.array(m["class_shares"])
+    expected_kl = float(np.sum((shares + 1e-5) * np.log((shares + 1e-5) / (0.25 + 1e-5))))
+    assert m["kl_uniform"] == pytest.approx(expected_kl)
+    (tmp_path / "meta.json").write_text('{"selected_step": 3, "wall_time_s": 1.5}')
+    table = gan_table(
+        [tmp_path / "metrics.json"], [tmp_path / "meta.json"], tmp_path / "gan_metrics.csv", "exp"
+    )
+    assert table.loc[0, "selected_step"] == 3 and table.loc[0, "share_a"] == m["class_shares"][0]

@@ -88,7 +88,7 @@ def workdir(tmp_path_factory) -> Path:
     return root
 
 
-GAN_JOBS = {"train_gan": 4, "generate_samples": 4}
+GAN_JOBS = {"train_gan": 4, "generate_samples": 4, "evaluate_samples": 4, "gan_table": 1}
 CLASSIFIER_JOBS = {
     "train_classifier": 5,
     "evaluate_classifier": 5,
@@ -171,6 +171,8 @@ def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
     assert planned_jobs(snakemake(workdir, "-n", "--configfile", str(config))) == {
         "train_gan": 1,
         "generate_samples": 1,
+        "evaluate_samples": 1,
+        "gan_table": 1,
         "all": 1,
     }
 
@@ -184,7 +186,14 @@ def test_gan_outputs(workdir):
     assert len(cycles) == 2 and "N_9" in cycles.columns
     for gan in ("sndcgan", "sndcgan_cb", "cgan", "acgan"):
         samples = workdir / f"results/samples/digits/lt20/{gan}"
-        assert {"samples.npz", "samples.json", "grid.png"} <= {p.name for p in samples.iterdir()}
+        assert {"samples.npz", "samples.json", "grid.png", "metrics.json"} <= {
+            p.name for p in samples.iterdir()
+        }
+    table = pd.read_csv(workdir / "results/tables/gan_metrics.csv")
+    assert sorted(table["gan"]) == ["acgan", "cgan", "sndcgan", "sndcgan_cb"]
+    assert set(table["fid_backbone"]) == {"annotator"}
+    shares = table[[f"share_{k}" for k in range(10)]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx(1.0)
 
 
 def test_classifier_outputs(workdir):

@@ -142,6 +142,22 @@ def gan_samples_config(wildcards):
     return canonical(config["gans"][wildcards.gan]["samples"])
 
 
+def gan_files(filename):
+    return [f"{gan_dir(name)}/{filename}" for name in GANS]
+
+
+def gan_evaluation_annotator(wildcards):
+    """The annotator that evaluates a GAN's samples (required)."""
+    gan = config["gans"][wildcards.gan]
+    name = gan_annotator(gan, config["classifiers"], config["subsets"])
+    if name is None:
+        raise ValueError(
+            f"no annotator to evaluate GAN '{wildcards.gan}': set gans.{wildcards.gan}.annotator"
+            " or add a classifier with role annotator"
+        )
+    return classifier_model(name)
+
+
 def sample_files(filename):
     return [
         f"{gan_dir(name).replace('results/gans', 'results/samples', 1)}/{filename}"
@@ -156,4 +172,6 @@ def all_targets():
     if CLASSIFIERS:
         targets.append("results/tables/classifiers.csv")
     targets += sample_files("grid.png")
+    if GANS:
+        targets.append("results/tables/gan_metrics.csv")
     return targets

@@ -45,3 +45,62 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+
+
+def evaluate_samples(
+    samples_path,
+    annotator_path,
+    reference_path,
+    out_json,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Class balance and annotator-feature FID of a GAN's samples: ``metrics.json``.
+
+    The annotator labels the samples (KL to uniform, per-class shares). The FID is on
+    the annotator's penultimate features against ``reference_path`` (the real test
+    split) and is stored as ``fid_annotator`` with ``fid_backbone: annotator``; it is
+    not an Inception FID.
+    """
+    import torch
+
+    from advtail.data.arrays import load_image_set, write_json
+    from advtail.nets.checkpoints import load_classifier
+    from advtail.nets.inference import to_model_input
+    from advtail.training.runtime import resolve_device, set_threads
+
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    annotator, payload = load_classifier(annotator_path, torch_device)
+    samples, reference = load_image_set(samples_path), load_image_set(reference_path)
+
+    @torch.no_grad()
+    def features_and_labels(images):
+        feats, labels = [], []
+        for start in range(0, len(images), 512):
+            batch = to_model_input(torch.as_tensor(images[start : start + 512]).to(torch_device))
+            f = annotator.features(batch)
+            feats.append(f.cpu())
+            labels.append(annotator.head(f).argmax(1).cpu())
+        return torch.cat(feats).numpy(), torch.cat(labels).numpy()
+
+    sample_features, predicted = features_and_labels(samples.images)
+    reference_features, _ = features_and_labels(reference.images)
+    num_classes = samples.num_classes
+    metrics = {
+        "gan": samples.meta.get("gan"),
+        "dataset": samples.meta.get("dataset"),
+        "subset": samples.meta.get("subset"),
+        "num_samples": int(len(predicted)),
+        "annotator": payload.get("classifier"),
+        "kl_uniform": kl_to_uniform(predicted, num_classes),
+        "class_shares": [float(x) for x in class_shares(predicted, num_classes)],
+        "fid_annotator": frechet_distance(
+            *feature_statistics(sample_features), *feature_statistics(reference_features)
+        ),
+        "fid_backbone": "annotator",
+        "label_agreement": float((predicted == samples.labels).mean()),
+        "class_names": samples.class_names,
+    }
+    write_json(out_json, metrics)
+    return metrics

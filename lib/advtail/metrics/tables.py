@@ -55,3 +55,35 @@ def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False, float_format="%.4f")
     return table
+
+
+def gan_table(metrics_paths, meta_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
+    """One row per GAN: annotator FID, KL to uniform, per-class shares, wall time."""
+    rows = []
+    for metrics_path, meta_path in zip(metrics_paths, meta_paths, strict=True):
+        m, meta = read_metrics(metrics_path), read_metrics(meta_path)
+        row = {"experiment": experiment}
+        row |= {
+            key: m.get(key)
+            for key in (
+                "dataset",
+                "subset",
+                "gan",
+                "fid_annotator",
+                "fid_backbone",
+                "kl_uniform",
+                "label_agreement",
+                "num_samples",
+            )
+        }
+        row["selected_step"] = meta.get("selected_step")
+        row["train_wall_time_s"] = meta.get("wall_time_s")
+        row |= {
+            f"share_{name}": share
+            for name, share in zip(m["class_names"], m["class_shares"], strict=True)
+        }
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False, float_format="%.4f")
+    return table

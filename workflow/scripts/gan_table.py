@@ -1,0 +1,12 @@
+"""Rule gan_table: every GAN's sample metrics in one CSV."""
+
+from advtail.metrics.tables import gan_table
+from advtail.workflow.logs import rule_log
+
+with rule_log(snakemake.log[0]):
+    gan_table(
+        snakemake.input.metrics,
+        snakemake.input.meta,
+        snakemake.output[0],
+        snakemake.params.experiment,
+    )
