@@ -192,3 +192,14 @@ def test_metrics_known_values():
     assert metrics["balanced_accuracy"] == pytest.approx((0.75 + 0.5 + 0.5) / 3)
     assert metrics["per_class_accuracy"] == pytest.approx([0.75, 0.5, 0.5])
     assert metrics["group_accuracy"] == pytest.approx({"head": 0.75, "body": 0.5, "tail": 0.5})
+
+
+def test_changed_code_does_not_resume(files, tmp_path, monkeypatch):
+    from advtail.training import checkpointing
+
+    out = tmp_path / "run"
+    run(files, out, cfg={**CFG, "epochs": 2})
+    monkeypatch.setattr(checkpointing, "code_fingerprint", lambda: "other code")
+    rerun = run(files, out, cfg={**CFG, "epochs": 2})
+    assert rerun.resumed_from == 0
+    assert (out / "ckpt" / "last.stale").exists()

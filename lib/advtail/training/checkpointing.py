@@ -21,9 +21,26 @@ def atomic_torch_save(payload, path: str | Path) -> None:
     atomic_write_bytes(path, lambda handle: torch.save(payload, handle))
 
 
+def code_fingerprint() -> str:
+    """sha256 of the advtail package's Python sources.
+
+    Part of every checkpoint's fingerprint: Snakemake reruns a training job when a lib
+    module it imports changes, and that rerun must train with the new code, not resume
+    (or return) the checkpoint the old code wrote.
+    """
+    import advtail
+
+    root = Path(advtail.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def fingerprint_of(*parts) -> str:
-    """A hash of a run's configuration: a checkpoint resumes only a run of the same one."""
-    text = json.dumps(parts, sort_keys=True, default=str)
+    """A hash of a run's configuration and code: a checkpoint resumes only the same run."""
+    text = json.dumps([code_fingerprint(), *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
