@@ -62,11 +62,9 @@ def evaluate_samples(
     split) and is stored as ``fid_annotator`` with ``fid_backbone: annotator``; it is
     not an Inception FID.
     """
-    import torch
-
     from advtail.data.arrays import load_image_set, write_json
     from advtail.nets.checkpoints import load_classifier
-    from advtail.nets.inference import to_model_input
+    from advtail.nets.inference import features_and_predictions
     from advtail.training.runtime import resolve_device, set_threads
 
     set_threads(threads)
@@ -74,18 +72,8 @@ def evaluate_samples(
     annotator, payload = load_classifier(annotator_path, torch_device)
     samples, reference = load_image_set(samples_path), load_image_set(reference_path)
 
-    @torch.no_grad()
-    def features_and_labels(images):
-        feats, labels = [], []
-        for start in range(0, len(images), 512):
-            batch = to_model_input(torch.as_tensor(images[start : start + 512]).to(torch_device))
-            f = annotator.features(batch)
-            feats.append(f.cpu())
-            labels.append(annotator.head(f).argmax(1).cpu())
-        return torch.cat(feats).numpy(), torch.cat(labels).numpy()
-
-    sample_features, predicted = features_and_labels(samples.images)
-    reference_features, _ = features_and_labels(reference.images)
+    sample_features, predicted = features_and_predictions(annotator, samples.images, torch_device)
+    reference_features, _ = features_and_predictions(annotator, reference.images, torch_device)
     num_classes = samples.num_classes
     metrics = {
         "gan": samples.meta.get("gan"),

@@ -17,6 +17,13 @@ def read_metrics(path: str | Path) -> dict:
         raise DataFileError(path, f"not a readable metrics file ({err})") from None
 
 
+def write_table(rows: list[dict], out_csv: str | Path) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False, float_format="%.4f")
+    return table
+
+
 def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
     """One row per classifier: overall, balanced, head/body/tail and per-class accuracy.
 
@@ -51,10 +58,7 @@ def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -
             }
         )
         rows.append(row)
-    table = pd.DataFrame(rows)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_csv, index=False, float_format="%.4f")
-    return table
+    return write_table(rows, out_csv)
 
 
 def gan_table(metrics_paths, meta_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
@@ -83,7 +87,4 @@ def gan_table(metrics_paths, meta_paths, out_csv: str | Path, experiment: str = 
             for name, share in zip(m["class_names"], m["class_shares"], strict=True)
         }
         rows.append(row)
-    table = pd.DataFrame(rows)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_csv, index=False, float_format="%.4f")
-    return table
+    return write_table(rows, out_csv)

@@ -30,3 +30,26 @@ def predict_logits(
     if not out:
         return torch.empty(0, 0)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def features_and_predictions(
+    model: torch.nn.Module, images, device="cpu", batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Penultimate features and argmax labels of a classifier, batched.
+
+    ``images`` are uint8 NHWC (canonical arrays) or float NCHW in [-1, 1] (generated).
+    """
+    images = torch.as_tensor(images)
+    was_training = model.training
+    model.eval()
+    features, labels = [], []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].to(device)
+        if batch.dtype == torch.uint8:
+            batch = to_model_input(batch)
+        f = model.features(batch)
+        features.append(f.float().cpu())
+        labels.append(model.head(f).argmax(1).cpu())
+    model.train(was_training)
+    return torch.cat(features).numpy(), torch.cat(labels).numpy()

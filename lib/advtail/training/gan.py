@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from advtail.errors import AdvtailError
 from advtail.losses.gan import AuxiliaryClassifierLoss, GANObjective
-from advtail.nets.inference import to_model_input
+from advtail.nets.inference import features_and_predictions, to_model_input
 from advtail.training.checkpointing import atomic_torch_save, fingerprint_of, load_resume_state
 
 log = logging.getLogger(__name__)
@@ -318,19 +318,8 @@ class AnnotatorValidation:
         self.samples = samples
         self.seed = seed
         self.device = device
-        self.reference = feature_statistics(
-            self._features(to_model_input(torch.as_tensor(reference_images)))[0]
-        )
-
-    @torch.no_grad()
-    def _features(self, images: torch.Tensor):
-        feats, preds = [], []
-        for start in range(0, len(images), 512):
-            batch = images[start : start + 512].to(self.device)
-            f = self.annotator.features(batch)
-            feats.append(f.cpu())
-            preds.append(self.annotator.head(f).argmax(1).cpu())
-        return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+        features, _ = features_and_predictions(annotator, reference_images, device)
+        self.reference = feature_statistics(features)
 
     def __call__(self, generator):
         from advtail.metrics.generation import feature_statistics, frechet_distance, kl_to_uniform
@@ -338,7 +327,7 @@ class AnnotatorValidation:
         rng = torch.Generator().manual_seed(self.seed)  # the same latents every validation
         labels = balanced_labels(self.samples, self.num_classes) if generator.conditional else None
         images = generate_images(generator, self.samples, rng, self.device, labels)
-        features, predicted = self._features(images)
+        features, predicted = features_and_predictions(self.annotator, images, self.device)
         fid = frechet_distance(*feature_statistics(features), *self.reference)
         kl = kl_to_uniform(predicted, self.num_classes)
         return fid, {"val_fid_annotator": fid, "val_kl_uniform": kl}
