@@ -22,6 +22,17 @@ CFG = {
 }
 
 
+# a 4-class small CNN for 8x8 grey images, as stored in a model file's "arch"
+TINY_CLASSIFIER = {
+    "name": "small_cnn",
+    "num_classes": 4,
+    "channels": 1,
+    "mean": [0.5],
+    "std": [0.5],
+    "width": 4,
+}
+
+
 def data(n=40, classes=4):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (n, 8, 8, 1), dtype=np.uint8)
@@ -164,14 +175,7 @@ def test_train_gan_and_generate_samples_files(tmp_path):
         tmp_path / "subset.npz",
         ImageSet(images, labels, list("abcd"), meta={"dataset": "toy", "subset": "s"}),
     )
-    arch = {
-        "name": "small_cnn",
-        "num_classes": 4,
-        "channels": 1,
-        "mean": [0.5],
-        "std": [0.5],
-        "width": 4,
-    }
+    arch = dict(TINY_CLASSIFIER)
     save_model(
         tmp_path / "clf.pt",
         build_classifier(arch),
@@ -237,14 +241,7 @@ def test_evaluate_samples_against_itself(tmp_path):
             tmp_path / f"{name}.npz",
             ImageSet(images, labels, list("abcd"), meta={"gan": "g", "dataset": "toy"}),
         )
-    arch = {
-        "name": "small_cnn",
-        "num_classes": 4,
-        "channels": 1,
-        "mean": [0.5],
-        "std": [0.5],
-        "width": 4,
-    }
+    arch = dict(TINY_CLASSIFIER)
     torch.manual_seed(0)
     save_model(
         tmp_path / "annotator.pt",
