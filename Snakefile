@@ -24,9 +24,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/classifiers.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+        figure_targets(),

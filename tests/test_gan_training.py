@@ -167,6 +167,7 @@ def test_train_gan_and_generate_samples_files(tmp_path):
 
     import pandas as pd
     from advtail.data.arrays import ImageSet, load_image_set, save_image_set
+    from advtail.metrics.generation import compute_reference_statistics
     from advtail.nets.checkpoints import build_classifier, load_generator, save_model
     from advtail.training.gan import generate_samples, train_gan
 
@@ -193,11 +194,18 @@ def test_train_gan_and_generate_samples_files(tmp_path):
         "regularizer": {"name": "class_balancing", "lambda": 2.0, "form": "code"},
     }
     out = tmp_path / "gan"
+    compute_reference_statistics(
+        tmp_path / "subset.npz",
+        tmp_path / "stats.npz",
+        "annotator",
+        annotator_path=tmp_path / "clf.pt",
+        device="cpu",
+    )
     run = train_gan(
         "cbgan",
         cfg,
         tmp_path / "subset.npz",
-        tmp_path / "subset.npz",
+        tmp_path / "stats.npz",
         out / "generator.pt",
         out / "log.csv",
         out / "cycles.csv",
@@ -210,6 +218,7 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     assert run.best["step"] in (3, 6)
     log = pd.read_csv(out / "log.csv")
     assert {"val_fid_annotator", "val_kl_uniform", "reg0"} <= set(log.columns)
+    assert log["seconds"].is_monotonic_increasing
     cycles = pd.read_csv(out / "cycles.csv")
     assert len(cycles) == 2 and {"N_0", "share_3"} <= set(cycles.columns)
     generator, payload = load_generator(out / "generator.pt")
@@ -229,13 +238,11 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     assert (out / "grid.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_evaluate_samples_against_itself(tmp_path):
+def _annotator_and_sets(tmp_path, n=64):
     from advtail.data.arrays import ImageSet, save_image_set
-    from advtail.metrics.generation import evaluate_samples
-    from advtail.metrics.tables import gan_table
     from advtail.nets.checkpoints import build_classifier, save_model
 
-    images, labels = data(n=64)
+    images, labels = data(n=n)
     for name in ("samples", "reference"):
         save_image_set(
             tmp_path / f"{name}.npz",
@@ -252,21 +259,46 @@ def test_evaluate_samples_against_itself(tmp_path):
         class_counts=[16] * 4,
         config={},
     )
+
+
+def test_evaluate_samples_against_itself(tmp_path):
+    from advtail.metrics.generation import compute_reference_statistics, evaluate_samples
+    from advtail.metrics.tables import gan_table
+
+    _annotator_and_sets(tmp_path)
+    compute_reference_statistics(
+        tmp_path / "reference.npz",
+        tmp_path / "stats.npz",
+        "annotator",
+        annotator_path=tmp_path / "annotator.pt",
+        device="cpu",
+    )
     m = evaluate_samples(
         tmp_path / "samples.npz",
         tmp_path / "annotator.pt",
-        tmp_path / "reference.npz",
+        tmp_path / "stats.npz",
         tmp_path / "metrics.json",
         device="cpu",
     )
     assert m["fid_annotator"] == pytest.approx(0.0, abs=1e-6)
+    assert m["fid"] == m["fid_annotator"] and m["inception_score"] == m["is_annotator"]
     assert m["fid_backbone"] == "annotator" and m["annotator"] == "ann"
+    assert 1.0 <= m["is_annotator"] <= 4.0  # IS lies between 1 and the number of classes
+    assert "fid_inception" not in m
     assert sum(m["class_shares"]) == pytest.approx(1.0)
     shares = np.array(m["class_shares"])
     expected_kl = float(np.sum((shares + 1e-5) * np.log((shares + 1e-5) / (0.25 + 1e-5))))
     assert m["kl_uniform"] == pytest.approx(expected_kl)
     (tmp_path / "meta.json").write_text('{"selected_step": 3, "wall_time_s": 1.5}')
+    (tmp_path / "cas.json").write_text('{"gan": "g", "cas_accuracy": 0.75}')
     table = gan_table(
-        [tmp_path / "metrics.json"], [tmp_path / "meta.json"], tmp_path / "gan_metrics.csv", "exp"
+        [tmp_path / "metrics.json"],
+        [tmp_path / "meta.json"],
+        tmp_path / "gan_metrics.csv",
+        "exp",
+        cas_paths=[tmp_path / "cas.json"],
+        subsets={"lt": {"imbalance_ratio": 20}, "lab": {"base": "lt"}},
     )
     assert table.loc[0, "selected_step"] == 3 and table.loc[0, "share_a"] == m["class_shares"][0]
+    assert table.loc[0, "cas_accuracy"] == 0.75 and table.loc[0, "fid"] == m["fid"]
+    assert "fid_inception" not in table.columns

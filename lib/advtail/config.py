@@ -354,6 +354,19 @@ def gan_annotator(gan: dict, classifiers: dict, subsets: dict) -> str | None:
     return None
 
 
+def gan_cas_classifier(gan: dict, classifiers: dict, subsets: dict) -> str | None:
+    """The classifier recipe of a GAN's classification accuracy score: its ``cas``, else
+    the role-cas classifier of the dataset (trained on the GAN's samples instead)."""
+    if gan.get("cas"):
+        return gan["cas"]
+    dataset = subsets[gan["subset"]]["dataset"]
+    for name in sorted(classifiers):
+        cfg = classifiers[name]
+        if cfg.get("role") == "cas" and subsets[cfg["subset"]]["dataset"] == dataset:
+            return name
+    return None
+
+
 def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
     for name, cfg in gans.items():
         key = f"gans.{name}"
@@ -367,7 +380,7 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
                 subsets,
                 dataset,
             )
-        for role in ("labeller", "annotator"):
+        for role in ("labeller", "annotator", "cas"):
             if cfg.get(role):
                 _classifier_of(f"{key}.{role}", cfg[role], classifiers, subsets, dataset)
         conditional = cfg.get("head", "none") != "none"
@@ -379,10 +392,11 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
                 f"in_loop on subset '{cfg['subset']}'",
                 has_value=False,
             )
-        if cfg.get("validate_every") and gan_annotator(cfg, classifiers, subsets) is None:
+        if gan_annotator(cfg, classifiers, subsets) is None:
             raise ConfigError(
                 f"{key}.annotator",
-                "validation needs an annotator; name one, or add a classifier with role annotator",
+                "evaluation (and validation) needs an annotator; name one, or add a classifier "
+                "with role annotator",
                 has_value=False,
             )
         if cfg["loss"]["name"] != "wgan_gp" and "penalty_weight" in cfg["loss"]:
@@ -413,6 +427,9 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_classifiers(config.get("classifiers", {}), config["subsets"], config["datasets"])
     _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
     _fill_defaults(config, schema, schema)
+    from advtail.metrics.inception import resolve_fid_backbone
+
+    resolve_fid_backbone(config["evaluation"])  # a configured weights path must exist
     for cfg in config["datasets"].values():
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():
             cfg.setdefault(key, value)

@@ -14,7 +14,7 @@ rule train_classifier:
         "results/logs/train_classifier/{dataset}/{subset}/{classifier}.log",
     conda:
         ENV
-    threads: 2
+    threads: NET_THREADS
     resources:
         gpu=1,
         mem_mb=8000,
@@ -39,7 +39,7 @@ rule evaluate_classifier:
         "results/logs/evaluate_classifier/{dataset}/{subset}/{classifier}.log",
     conda:
         ENV
-    threads: 2
+    threads: NET_THREADS
     resources:
         gpu=1,
         mem_mb=4000,

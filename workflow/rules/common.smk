@@ -10,9 +10,16 @@ from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
 expose_lib(LIB)
 
-from advtail.config import canonical, gan_annotator, gan_labeller, validate_config
+from advtail.config import (
+    canonical,
+    gan_annotator,
+    gan_cas_classifier,
+    gan_labeller,
+    validate_config,
+)
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError
+from advtail.metrics.inception import resolve_fid_backbone
 
 try:
     validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
@@ -21,10 +28,22 @@ except ConfigError as err:
     sys.exit(f"Config error: {err}")
 
 ENV = "../../envs/advtail.yaml"
+# Threads of a network job. On CPUs small networks scale poorly with threads: two
+# one-thread GAN trainings run 1.4x the steps of one two-thread training (measured on
+# the 2-core default machine). Raise per rule with --set-threads train_gan=8.
+NET_THREADS = 1
 DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
 CLASSIFIERS = sorted(config["classifiers"])
 GANS = sorted(config["gans"])
+EVALUATION = config["evaluation"]
+# Inception (weights configured or in torch hub's cache) or the annotator's features.
+FID_BACKBONE = resolve_fid_backbone(EVALUATION)
+if GANS and FID_BACKBONE.name != "inception":
+    print(
+        f"advtail: FID backbone '{FID_BACKBONE.name}': {FID_BACKBONE.reason}",
+        file=sys.stderr,
+    )
 
 
 def lib_sources(script):
@@ -127,6 +146,66 @@ def gan_annotator_model(wildcards):
     )
 
 
+def fid_stats_file(dataset, split, backbone):
+    """Cached feature statistics of a real split: ``inception`` or ``classifier-<name>``."""
+    return f"results/fid_stats/{dataset}/{split}/{backbone}.npz"
+
+
+def gan_validation_stats(wildcards):
+    """The annotator's statistics of the train split, which validation compares with."""
+    gan = config["gans"][wildcards.gan]
+    if not gan.get("validate_every"):
+        return []
+    name = gan_annotator(gan, config["classifiers"], config["subsets"])
+    return fid_stats_file(wildcards.dataset, "train", f"classifier-{name}")
+
+
+def fid_stats_inputs(wildcards):
+    """What reference statistics are computed from: Inception weights or a classifier."""
+    if wildcards.backbone == "inception":
+        return {"weights": FID_BACKBONE.weights}
+    return {
+        "classifier": classifier_model(wildcards.backbone.removeprefix("classifier-"))
+    }
+
+
+def evaluation_inputs(wildcards):
+    """Annotator, its reference statistics and, on the Inception backbone, Inception's."""
+    gan = config["gans"][wildcards.gan]
+    annotator = gan_annotator(gan, config["classifiers"], config["subsets"])
+    split = EVALUATION["reference_split"]
+    inputs = {
+        "annotator": classifier_model(annotator),
+        "annotator_stats": fid_stats_file(
+            wildcards.dataset, split, f"classifier-{annotator}"
+        ),
+    }
+    if FID_BACKBONE.name == "inception":
+        inputs |= {
+            "weights": FID_BACKBONE.weights,
+            "inception_stats": fid_stats_file(wildcards.dataset, split, "inception"),
+        }
+    return inputs
+
+
+def gan_cas_config(wildcards):
+    name = gan_cas_classifier(
+        config["gans"][wildcards.gan], config["classifiers"], config["subsets"]
+    )
+    return {"name": name, "recipe": canonical(config["classifiers"][name])}
+
+
+def cas_gans():
+    """GANs with a classification accuracy score (a cas classifier to train)."""
+    return [
+        name
+        for name in GANS
+        if gan_cas_classifier(
+            config["gans"][name], config["classifiers"], config["subsets"]
+        )
+    ]
+
+
 def gan_labeller_model(wildcards):
     gan = config["gans"][wildcards.gan]
     if gan.get("head", "none") != "none":
@@ -142,26 +221,30 @@ def gan_samples_config(wildcards):
     return canonical(config["gans"][wildcards.gan]["samples"])
 
 
-def gan_files(filename):
-    return [f"{gan_dir(name)}/{filename}" for name in GANS]
+def gan_files(filename, gans=None):
+    return [f"{gan_dir(name)}/{filename}" for name in (GANS if gans is None else gans)]
 
 
-def gan_evaluation_annotator(wildcards):
-    """The annotator that evaluates a GAN's samples (required)."""
-    gan = config["gans"][wildcards.gan]
-    name = gan_annotator(gan, config["classifiers"], config["subsets"])
-    if name is None:
-        raise ValueError(
-            f"no annotator to evaluate GAN '{wildcards.gan}': set gans.{wildcards.gan}.annotator"
-            " or add a classifier with role annotator"
-        )
-    return classifier_model(name)
+def validated_gans():
+    """GANs validated during training (they have a validation-FID curve)."""
+    return [name for name in GANS if config["gans"][name].get("validate_every")]
 
 
-def sample_files(filename):
+def gan_subsets():
+    return sorted({config["gans"][name]["subset"] for name in GANS})
+
+
+FIGURES = ("class_distribution", "fid_kl", "validation_fid", "sample_grids")
+
+
+def figure_targets():
+    return [f"results/figures/{name}.png" for name in FIGURES] if GANS else []
+
+
+def sample_files(filename, gans=None):
     return [
         f"{gan_dir(name).replace('results/gans', 'results/samples', 1)}/{filename}"
-        for name in GANS
+        for name in (GANS if gans is None else gans)
     ]
 
 

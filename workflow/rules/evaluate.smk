@@ -1,25 +1,78 @@
-# Evaluation of generated samples and the GAN table.
+# Evaluation of generated samples: reference statistics, FID/IS/KL, CAS, the GAN table.
+
+
+rule fid_reference_stats:
+    input:
+        unpack(fid_stats_inputs),
+        lib_sources("fid_reference_stats.py"),
+        split="results/datasets/{dataset}/{split}.npz",
+    output:
+        stats="results/fid_stats/{dataset}/{split}/{backbone}.npz",
+    log:
+        "results/logs/fid_reference_stats/{dataset}/{split}/{backbone}.log",
+    wildcard_constraints:
+        backbone="inception|classifier-[A-Za-z][A-Za-z0-9_-]*",
+    conda:
+        ENV
+    threads: NET_THREADS
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    params:
+        batch_size=EVALUATION["batch_size"],
+    script:
+        "../scripts/fid_reference_stats.py"
 
 
 rule evaluate_samples:
     input:
+        unpack(evaluation_inputs),
         lib_sources("evaluate_samples.py"),
         samples="results/samples/{dataset}/{subset}/{gan}/samples.npz",
-        annotator=gan_evaluation_annotator,
-        reference="results/datasets/{dataset}/test.npz",
     output:
         metrics="results/samples/{dataset}/{subset}/{gan}/metrics.json",
     log:
         "results/logs/evaluate_samples/{dataset}/{subset}/{gan}.log",
     conda:
         ENV
-    threads: 2
+    threads: NET_THREADS
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=8000,
         runtime=60,
+    params:
+        batch_size=EVALUATION["batch_size"],
     script:
         "../scripts/evaluate_samples.py"
+
+
+rule classification_accuracy_score:
+    input:
+        lib_sources("classification_accuracy_score.py"),
+        samples="results/samples/{dataset}/{subset}/{gan}/samples.npz",
+        val="results/datasets/{dataset}/val.npz",
+        test="results/datasets/{dataset}/test.npz",
+    output:
+        model="results/samples/{dataset}/{subset}/{gan}/cas/model.pt",
+        log_csv="results/samples/{dataset}/{subset}/{gan}/cas/log.csv",
+        meta="results/samples/{dataset}/{subset}/{gan}/cas/meta.json",
+        metrics="results/samples/{dataset}/{subset}/{gan}/cas/metrics.json",
+        confusion="results/samples/{dataset}/{subset}/{gan}/cas/confusion.csv",
+    log:
+        "results/logs/classification_accuracy_score/{dataset}/{subset}/{gan}.log",
+    conda:
+        ENV
+    threads: NET_THREADS
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=720,
+    params:
+        cas=gan_cas_config,
+        checkpoint="results/checkpoints/cas/{dataset}/{subset}/{gan}/last.pt",
+    script:
+        "../scripts/classification_accuracy_score.py"
 
 
 rule gan_table:
@@ -27,6 +80,7 @@ rule gan_table:
         lib_sources("gan_table.py"),
         metrics=sample_files("metrics.json"),
         meta=gan_files("meta.json"),
+        cas=sample_files("cas/metrics.json", cas_gans()),
     output:
         report(
             "results/tables/gan_metrics.csv",
@@ -43,5 +97,6 @@ rule gan_table:
         runtime=10,
     params:
         experiment=config["experiment"],
+        subsets=canonical(config["subsets"]),
     script:
         "../scripts/gan_table.py"

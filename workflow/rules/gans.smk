@@ -5,9 +5,9 @@ rule train_gan:
     input:
         lib_sources("train_gan.py"),
         subset=gan_subset_file,
-        reference="results/datasets/{dataset}/train.npz",
         in_loop=gan_in_loop_model,
         annotator=gan_annotator_model,
+        reference_stats=gan_validation_stats,
     output:
         generator="results/gans/{dataset}/{subset}/{gan}/generator.pt",
         log_csv="results/gans/{dataset}/{subset}/{gan}/log.csv",
@@ -17,7 +17,7 @@ rule train_gan:
         "results/logs/train_gan/{dataset}/{subset}/{gan}.log",
     conda:
         ENV
-    threads: 2
+    threads: NET_THREADS
     resources:
         gpu=1,
         mem_mb=8000,
@@ -48,7 +48,7 @@ rule generate_samples:
         "results/logs/generate_samples/{dataset}/{subset}/{gan}.log",
     conda:
         ENV
-    threads: 2
+    threads: NET_THREADS
     resources:
         gpu=1,
         mem_mb=4000,

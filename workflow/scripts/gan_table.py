@@ -1,4 +1,4 @@
-"""Rule gan_table: every GAN's sample metrics in one CSV."""
+"""Rule gan_table: every GAN's sample metrics and CAS in one CSV."""
 
 from advtail.metrics.tables import gan_table
 from advtail.workflow.logs import rule_log
@@ -9,4 +9,6 @@ with rule_log(snakemake.log[0]):
         snakemake.input.meta,
         snakemake.output[0],
         snakemake.params.experiment,
+        cas_paths=snakemake.input.cas,
+        subsets=snakemake.params.subsets,
     )

@@ -8,7 +8,7 @@ with rule_log(snakemake.log[0]):
         snakemake.wildcards.gan,
         snakemake.params.cfg,
         snakemake.input.subset,
-        snakemake.input.reference,
+        snakemake.input.reference_stats or None,
         snakemake.output.generator,
         snakemake.output.log_csv,
         snakemake.output.cycles,

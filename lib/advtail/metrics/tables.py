@@ -61,25 +61,61 @@ def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -
     return write_table(rows, out_csv)
 
 
-def gan_table(metrics_paths, meta_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
-    """One row per GAN: annotator FID, KL to uniform, per-class shares, wall time."""
+def imbalance_ratio(subset: str, subsets: dict) -> float:
+    """n_max / n_min of a configured subset: its ratio, 1 for balanced profiles."""
+    cfg = subsets.get(subset, {})
+    if "imbalance_ratio" in cfg:
+        return float(cfg["imbalance_ratio"])
+    base = cfg.get("base")
+    if base:
+        return imbalance_ratio(base, subsets)
+    return 1.0
+
+
+GAN_COLUMNS = (
+    "dataset",
+    "subset",
+    "gan",
+    "fid",
+    "fid_backbone",
+    "inception_score",
+    "kl_uniform",
+    "fid_annotator",
+    "is_annotator",
+    "fid_inception",
+    "is_inception",
+    "label_agreement",
+    "num_samples",
+)
+
+INCEPTION_ONLY = {"fid_inception", "is_inception"}
+
+
+def gan_table(
+    metrics_paths,
+    meta_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    cas_paths=(),
+    subsets: dict | None = None,
+) -> pd.DataFrame:
+    """One row per GAN: FID (and its backbone), IS, KL to uniform, CAS, shares, wall time.
+
+    ``cas_paths``: the CAS metrics of the GANs that have one (matched by GAN name);
+    ``subsets``: the config's subsets, for each row's imbalance ratio.
+    """
+    cas = {}
+    for path in cas_paths:
+        m = read_metrics(path)
+        cas[m["gan"]] = m
     rows = []
     for metrics_path, meta_path in zip(metrics_paths, meta_paths, strict=True):
         m, meta = read_metrics(metrics_path), read_metrics(meta_path)
         row = {"experiment": experiment}
-        row |= {
-            key: m.get(key)
-            for key in (
-                "dataset",
-                "subset",
-                "gan",
-                "fid_annotator",
-                "fid_backbone",
-                "kl_uniform",
-                "label_agreement",
-                "num_samples",
-            )
-        }
+        # Inception columns only where Inception weights were there
+        row |= {key: m.get(key) for key in GAN_COLUMNS if key in m or key not in INCEPTION_ONLY}
+        row["imbalance_ratio"] = imbalance_ratio(m.get("subset"), subsets or {})
+        row["cas_accuracy"] = cas.get(m.get("gan"), {}).get("cas_accuracy")
         row["selected_step"] = meta.get("selected_step")
         row["train_wall_time_s"] = meta.get("wall_time_s")
         row |= {

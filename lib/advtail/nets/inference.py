@@ -33,23 +33,31 @@ def predict_logits(
 
 
 @torch.no_grad()
-def features_and_predictions(
+def features_and_logits(
     model: torch.nn.Module, images, device="cpu", batch_size: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Penultimate features and argmax labels of a classifier, batched.
+    """Penultimate features and logits of a classifier, batched (float32 arrays).
 
     ``images`` are uint8 NHWC (canonical arrays) or float NCHW in [-1, 1] (generated).
     """
     images = torch.as_tensor(images)
     was_training = model.training
     model.eval()
-    features, labels = [], []
+    features, logits = [], []
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
         if batch.dtype == torch.uint8:
             batch = to_model_input(batch)
         f = model.features(batch)
         features.append(f.float().cpu())
-        labels.append(model.head(f).argmax(1).cpu())
+        logits.append(model.head(f).float().cpu())
     model.train(was_training)
-    return torch.cat(features).numpy(), torch.cat(labels).numpy()
+    return torch.cat(features).numpy(), torch.cat(logits).numpy()
+
+
+def features_and_predictions(
+    model: torch.nn.Module, images, device="cpu", batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Penultimate features and argmax labels of a classifier, batched."""
+    features, logits = features_and_logits(model, images, device, batch_size)
+    return features, logits.argmax(1)

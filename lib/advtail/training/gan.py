@@ -217,7 +217,9 @@ class GANTrainer:
             log.info(
                 "resuming from %s after step %d of %d", checkpoint_path, run.step, cfg["steps"]
             )
-        steps, began = cfg["steps"], time.perf_counter()
+        # training seconds continue across resumes (the wall-time axis of validation curves)
+        done = run.rows[-1]["seconds"] if run.rows else 0.0
+        steps, began = cfg["steps"], time.perf_counter() - done
         every = {
             k: cfg.get(k) or steps
             for k in ("log_every", "checkpoint_every", "cycle_steps", "validate_every")
@@ -297,29 +299,26 @@ def balanced_labels(n: int, num_classes: int) -> np.ndarray:
 class AnnotatorValidation:
     """Validation by the annotator: KL to uniform of its labels, and FID on its features.
 
-    The FID here is computed on the annotator's penultimate features against a real
-    reference split (never the test split) and is reported as ``fid_annotator``, never
-    as an Inception FID. The score to minimise is that FID.
+    The FID here is computed on the annotator's penultimate features against the cached
+    statistics of a real split (never the test split) and is reported as
+    ``fid_annotator``, never as an Inception FID. The score to minimise is that FID.
     """
 
     def __init__(
         self,
         annotator,
-        reference_images: np.ndarray,
+        reference: tuple[np.ndarray, np.ndarray],
         num_classes: int,
         samples: int,
         seed: int,
         device,
     ):
-        from advtail.metrics.generation import feature_statistics
-
         self.annotator = annotator.eval()
         self.num_classes = num_classes
         self.samples = samples
         self.seed = seed
         self.device = device
-        features, _ = features_and_predictions(annotator, reference_images, device)
-        self.reference = feature_statistics(features)
+        self.reference = reference
 
     def __call__(self, generator):
         from advtail.metrics.generation import feature_statistics, frechet_distance, kl_to_uniform
@@ -337,7 +336,7 @@ def train_gan(
     name: str,
     cfg: dict,
     subset_path,
-    reference_path,
+    reference_stats,
     out_generator,
     out_log,
     out_cycles,
@@ -353,7 +352,8 @@ def train_gan(
 
     ``in_loop_path``: the classifier of the class-balancing regularizer (if configured);
     ``annotator_path``: the classifier that validates (KL to uniform, annotator FID)
-    against ``reference_path`` (a real split; not the test split).
+    against ``reference_stats``, its feature statistics of a real split (not the test
+    split; :func:`advtail.metrics.generation.compute_reference_statistics`).
     """
     import pandas as pd
 
@@ -413,11 +413,13 @@ def train_gan(
         )
     validate = None
     if annotator_path is not None and cfg.get("validate_every"):
+        from advtail.metrics.generation import load_reference_statistics
+
         annotator, _ = load_classifier(annotator_path, torch_device)
-        reference = load_image_set(reference_path)
+        mu, sigma, _ = load_reference_statistics(reference_stats, "annotator")
         validate = AnnotatorValidation(
             annotator,
-            reference.images,
+            (mu, sigma),
             num_classes,
             cfg.get("validation_samples", 1000),
             cfg["seed"] + 1,

@@ -1,0 +1,70 @@
+"""Classification accuracy score (Ravuri & Vinyals, 2019).
+
+Train a classifier on generated samples with their labels (the conditioning labels of
+a conditional GAN; the labeller's for an unconditional one), then measure its accuracy
+on the real, balanced test split. The recipe (architecture, loss, optimiser, epochs) is
+a configured classifier's (role ``cas``), whose own run on real data is the baseline.
+The model kept is the last epoch's: nothing real is used for training or selection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def cas_recipe(cfg: dict) -> dict:
+    """The recipe of a CAS classifier: the configured one, selecting the last epoch."""
+    return {**cfg, "select": "last", "role": "cas"}
+
+
+def classification_accuracy_score(
+    name: str,
+    recipe: dict,
+    samples_path,
+    val_path,
+    test_path,
+    out_dir,
+    checkpoint_path,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Train ``recipe`` on ``samples_path``; test it on ``test_path``; return metrics.json.
+
+    ``out_dir`` receives model.pt, log.csv, meta.json, metrics.json and confusion.csv
+    (the classifier stage's files). ``val_path`` only fills the training log.
+    """
+    from advtail.data.arrays import load_image_set, write_json
+    from advtail.metrics.classification import evaluate_classifier
+    from advtail.training.classifier import train_classifier
+
+    out_dir = Path(out_dir)
+    samples = load_image_set(samples_path)
+    train_classifier(
+        name,
+        cas_recipe(recipe),
+        samples_path,
+        val_path,
+        out_dir / "model.pt",
+        out_dir / "log.csv",
+        out_dir / "meta.json",
+        checkpoint_path,
+        device=device,
+        threads=threads,
+    )
+    metrics = evaluate_classifier(
+        out_dir / "model.pt",
+        test_path,
+        out_dir / "metrics.json",
+        out_dir / "confusion.csv",
+        device=device,
+        threads=threads,
+    )
+    metrics |= {
+        "gan": samples.meta.get("gan"),
+        "cas_accuracy": metrics["accuracy"],
+        "cas_balanced_accuracy": metrics["balanced_accuracy"],
+        "cas_recipe": name,
+        "num_train_samples": int(len(samples.labels)),
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics

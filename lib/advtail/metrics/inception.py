@@ -1,0 +1,193 @@
+"""The feature backbone of FID and IS: pytorch-fid's InceptionV3, or the annotator.
+
+FID and IS are only comparable to published numbers on pytorch-fid's InceptionV3 (the
+TensorFlow FID network ported to PyTorch). Its weights come from a configured file
+(``evaluation.inception_weights``) or torch hub's cache, where pytorch-fid itself puts
+them. Where neither exists (an offline machine), the pipeline falls back to the
+annotator's penultimate features and says so: those numbers are stored as
+``fid_annotator`` and never as an Inception FID.
+
+The extraction follows pytorch-fid's ``get_activations`` exactly (images in [0, 1],
+grey repeated to RGB, bilinear resize to 299 and scaling to [-1, 1] inside the
+network, the 2048-d pool3 output) but reads the canonical uint8 arrays in memory,
+in large batches, under ``inference_mode`` and in channels-last layout:
+``benchmarks/fid_throughput.py`` measures it against pytorch-fid's own path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from advtail.errors import ConfigError, DataFileError
+
+log = logging.getLogger(__name__)
+
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's FID_WEIGHTS_URL name
+BACKBONE_CHOICES = ("auto", "inception", "annotator")
+# keys any FID Inception state dict has (stem, last block, 1008-way logits for IS)
+_REQUIRED_KEYS = ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight", "fc.weight")
+
+
+def hub_cache_weights() -> Path:
+    """Where pytorch-fid's download lands: torch hub's checkpoint cache."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+@dataclass(frozen=True)
+class FIDBackbone:
+    """The resolved choice: ``name`` is ``inception`` (with ``weights``) or ``annotator``."""
+
+    name: str
+    weights: str | None = None
+    reason: str = ""
+
+
+def resolve_fid_backbone(evaluation: dict) -> FIDBackbone:
+    """Pick the FID/IS backbone from the ``evaluation`` config section.
+
+    ``fid_backbone: auto`` uses Inception when weights exist (the configured path, else
+    torch hub's cache) and the annotator otherwise; ``inception`` requires the weights;
+    ``annotator`` never looks for them. A configured path that does not exist is an error.
+    """
+    choice = evaluation.get("fid_backbone", "auto")
+    configured = evaluation.get("inception_weights")
+    if configured:
+        if not Path(configured).is_file():
+            raise ConfigError(
+                "evaluation.inception_weights",
+                f"an existing file of pytorch-fid's Inception weights ({INCEPTION_FILE})",
+                configured,
+            )
+        if choice != "annotator":
+            return FIDBackbone("inception", str(configured), "configured weights")
+    if choice == "annotator":
+        return FIDBackbone("annotator", None, "evaluation.fid_backbone is 'annotator'")
+    cached = hub_cache_weights()
+    if cached.is_file():
+        return FIDBackbone("inception", str(cached), "torch hub cache")
+    if choice == "inception":
+        raise ConfigError(
+            "evaluation.fid_backbone",
+            f"Inception weights: set evaluation.inception_weights, or put {INCEPTION_FILE} "
+            f"(pytorch-fid's download) at {cached}",
+            "inception",
+        )
+    return FIDBackbone(
+        "annotator",
+        None,
+        f"no Inception weights (evaluation.inception_weights unset, {cached} absent): FID and "
+        "IS fall back to the annotator's features, reported as fid_annotator, not Inception FID",
+    )
+
+
+def load_inception_state(path: str | Path) -> dict:
+    """The state dict of pytorch-fid's FID Inception network from ``path``, checked."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, "Inception weights file not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
+        raise DataFileError(path, f"not a readable PyTorch weights file ({err})") from None
+    if not isinstance(state, dict) or any(k not in state for k in _REQUIRED_KEYS):
+        raise DataFileError(
+            path,
+            f"not pytorch-fid's Inception weights (expected a state dict with {_REQUIRED_KEYS})",
+        )
+    return state
+
+
+@contextlib.contextmanager
+def _weights_from(state: dict):
+    """Make pytorch-fid build its network from ``state`` instead of downloading.
+
+    pytorch-fid's ``fid_inception_v3`` always fetches its URL; swapping its loader for
+    the construction keeps its exact architecture while the weights come from a file.
+    """
+    from pytorch_fid import inception as pf
+
+    original = pf.load_state_dict_from_url
+    pf.load_state_dict_from_url = lambda *args, **kwargs: state
+    try:
+        yield pf
+    finally:
+        pf.load_state_dict_from_url = original
+
+
+def random_inception_state(seed: int = 0) -> dict:
+    """A randomly initialised state dict of the FID Inception layout (for tests, benchmarks)."""
+    import torchvision
+
+    torch.manual_seed(seed)
+    net = torchvision.models.inception_v3(
+        weights=None, aux_logits=False, num_classes=1008, init_weights=True
+    )
+    return net.state_dict()
+
+
+class InceptionFeatures(torch.nn.Module):
+    """pool3 features (2048-d) and the 1008-way logits of the FID Inception network."""
+
+    def __init__(self, state: dict):
+        super().__init__()
+        with _weights_from(state) as pf:
+            self.net = pf.InceptionV3(
+                [pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True
+            )
+        self.fc = torch.nn.Linear(2048, state["fc.weight"].shape[0])
+        self.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
+        self.eval()
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> InceptionFeatures:
+        return cls(load_inception_state(path))
+
+    def forward(self, images01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``images01``: float NCHW in [0, 1], 3 channels. Returns (pool3, logits)."""
+        pool = self.net(images01)[0].flatten(1)
+        return pool, self.fc(pool)
+
+
+def uint8_to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [0, 1], grey repeated to RGB (as PIL's convert('RGB'))."""
+    x = images.permute(0, 3, 1, 2).float().div_(255.0)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+@torch.inference_mode()
+def inception_activations(
+    model: InceptionFeatures,
+    images: np.ndarray,
+    device: str | torch.device = "cpu",
+    batch_size: int = 200,
+    with_logits: bool = False,
+    progress: bool = False,
+):
+    """pool3 activations (N, 2048) of uint8 NHWC ``images``, float64; logits if asked."""
+    from tqdm.auto import tqdm
+
+    model = model.to(device).eval()
+    channels_last = torch.device(device).type in ("cpu", "cuda")
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    images = torch.as_tensor(images)
+    pools, logits = [], []
+    starts = range(0, len(images), batch_size)
+    for start in tqdm(starts, desc="inception", disable=not progress, mininterval=5.0):
+        batch = uint8_to_unit(images[start : start + batch_size].to(device))
+        if channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        pool, logit = model(batch)
+        pools.append(pool.double().cpu())
+        if with_logits:
+            logits.append(logit.double().cpu())
+    pool = torch.cat(pools).numpy() if pools else np.empty((0, 2048))
+    if with_logits:
+        return pool, torch.cat(logits).numpy()
+    return pool

@@ -1,0 +1,272 @@
+"""Sample evaluation: FID against pytorch-fid, the Inception path with random weights,
+Inception Score, reference statistics, backbone choice, figures and bad inputs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from advtail.data.arrays import ImageSet, save_image_set
+from advtail.errors import ConfigError, DataFileError
+from advtail.metrics.generation import (
+    compute_reference_statistics,
+    evaluate_samples,
+    feature_statistics,
+    frechet_distance,
+    inception_score,
+    load_reference_statistics,
+    save_reference_statistics,
+)
+from advtail.metrics.inception import (
+    INCEPTION_FILE,
+    InceptionFeatures,
+    inception_activations,
+    random_inception_state,
+    resolve_fid_backbone,
+)
+
+
+@pytest.fixture(scope="module")
+def inception_weights(tmp_path_factory):
+    """A randomly initialised FID Inception, saved as pytorch-fid's weights file would be."""
+    path = tmp_path_factory.mktemp("weights") / INCEPTION_FILE
+    torch.save(random_inception_state(seed=0), path)
+    return path
+
+
+def _images(n=6, size=16, channels=1, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, size, size, channels), dtype=np.uint8)
+
+
+def _save_set(path, images, num_classes=2, **meta):
+    labels = np.arange(len(images), dtype=np.int64) % num_classes
+    names = [str(k) for k in range(num_classes)]
+    save_image_set(path, ImageSet(images, labels, names, meta={"dataset": "toy", **meta}))
+
+
+# ------------------------------------------------------------------ Frechet distance
+def test_frechet_distance_equals_pytorch_fid():
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(300, 16))
+    b = rng.normal(loc=0.3, scale=1.4, size=(250, 16)) @ rng.normal(size=(16, 16))
+    stats_a, stats_b = feature_statistics(a), feature_statistics(b)
+    ours = frechet_distance(*stats_a, *stats_b)
+    theirs = calculate_frechet_distance(*stats_a, *stats_b)
+    assert ours == pytest.approx(float(theirs), rel=1e-9)
+    assert ours > 1.0  # different distributions, a clearly positive distance
+
+
+def test_inception_score_known_values():
+    k = 5
+    confident_and_spread = np.eye(k)[np.arange(100) % k]  # one-hot, all classes equally
+    assert inception_score(confident_and_spread, splits=4)[0] == pytest.approx(k, rel=1e-6)
+    one_class = np.tile(np.eye(k)[0], (100, 1))
+    assert inception_score(one_class, splits=4)[0] == pytest.approx(1.0, abs=1e-6)
+    uncertain = np.full((100, k), 1.0 / k)
+    assert inception_score(uncertain)[0] == pytest.approx(1.0, abs=1e-6)
+
+
+# ------------------------------------------------------------------ Inception path
+def test_inception_activations_equal_pytorch_fid_get_activations(tmp_path, inception_weights):
+    """Our in-memory path gives pytorch-fid's own activations of the same images (PNGs)."""
+    from PIL import Image
+    from pytorch_fid.fid_score import get_activations
+
+    images = _images(n=4, size=16, channels=1)
+    files = []
+    for i, image in enumerate(images):
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(image[..., 0]).save(files[-1])
+    model = InceptionFeatures.from_file(inception_weights)
+    ours = inception_activations(model, images, "cpu", batch_size=3)
+    theirs = get_activations([str(f) for f in files], model.net, batch_size=4, num_workers=0)
+    assert ours.shape == (4, 2048)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+    assert np.abs(ours).max() > 1e-3  # random weights, still real activations
+
+
+def test_inception_fid_and_is_end_to_end_with_random_weights(tmp_path, inception_weights):
+    from advtail.nets.checkpoints import build_classifier, save_model
+
+    real, fake = _images(n=8, seed=0), _images(n=8, seed=1)
+    _save_set(tmp_path / "test.npz", real)
+    _save_set(tmp_path / "same.npz", real, gan="copy")
+    _save_set(tmp_path / "other.npz", fake, gan="noise")
+    arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
+    arch["width"] = 4
+    save_model(
+        tmp_path / "ann.pt",
+        build_classifier(arch),
+        arch,
+        classifier="ann",
+        class_names=["0", "1"],
+        class_counts=[4, 4],
+        config={},
+    )
+    for backbone, extra in (
+        ("inception", {"inception_weights": inception_weights}),
+        ("annotator", {"annotator_path": tmp_path / "ann.pt"}),
+    ):
+        meta = compute_reference_statistics(
+            tmp_path / "test.npz", tmp_path / f"{backbone}.npz", backbone, device="cpu", **extra
+        )
+        assert meta["backbone"] == backbone and meta["num_images"] == 8
+    mu, sigma, _ = load_reference_statistics(tmp_path / "inception.npz", "inception")
+    assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
+    results = {
+        name: evaluate_samples(
+            tmp_path / f"{name}.npz",
+            tmp_path / "ann.pt",
+            tmp_path / "annotator.npz",
+            tmp_path / f"{name}.json",
+            inception_weights=inception_weights,
+            inception_stats=tmp_path / "inception.npz",
+            device="cpu",
+        )
+        for name in ("same", "other")
+    }
+    same, other = results["same"], results["other"]
+    assert same["fid_backbone"] == "inception" and same["fid"] == same["fid_inception"]
+    assert same["inception_score"] == same["is_inception"] >= 1.0
+    # identical images: a distance near 0, tiny against that of other images
+    assert abs(same["fid_inception"]) < 1e-3 * other["fid_inception"]
+    assert other["fid_inception"] > 0 and other["fid_annotator"] > same["fid_annotator"]
+    assert json.loads((tmp_path / "same.json").read_text())["fid_backbone"] == "inception"
+
+
+# ------------------------------------------------------------------ backbone choice
+def test_backbone_choice(tmp_path, monkeypatch, inception_weights):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    auto = resolve_fid_backbone({"fid_backbone": "auto"})
+    assert auto.name == "annotator" and "fid_annotator" in auto.reason
+    with pytest.raises(ConfigError, match="evaluation.fid_backbone"):
+        resolve_fid_backbone({"fid_backbone": "inception"})
+    configured = resolve_fid_backbone({"inception_weights": str(inception_weights)})
+    assert configured == resolve_fid_backbone(
+        {"fid_backbone": "inception", "inception_weights": str(inception_weights)}
+    )
+    assert configured.name == "inception" and configured.weights == str(inception_weights)
+    assert (
+        resolve_fid_backbone(
+            {"fid_backbone": "annotator", "inception_weights": str(inception_weights)}
+        ).name
+        == "annotator"
+    )
+    cached = tmp_path / "torch" / "hub" / "checkpoints" / INCEPTION_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"")
+    found = resolve_fid_backbone({})
+    assert found.name == "inception" and found.weights == str(cached)
+
+
+def test_weights_path_that_does_not_exist_stops_the_config(repo):
+    from advtail.config import load_yaml, validate_config
+
+    config = load_yaml(repo / "config" / "config.yaml")
+    config["evaluation"] = {"inception_weights": "/nowhere/pt_inception.pth"}
+    with pytest.raises(ConfigError, match="evaluation.inception_weights.*/nowhere"):
+        validate_config(config, repo / "config" / "schema" / "config.schema.yaml")
+
+
+def test_bad_weights_file(tmp_path):
+    (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(DataFileError, match="garbage.pth: not a readable"):
+        InceptionFeatures.from_file(tmp_path / "garbage.pth")
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(DataFileError, match="other.pth: not pytorch-fid's Inception"):
+        InceptionFeatures.from_file(tmp_path / "other.pth")
+
+
+# ------------------------------------------------------------------ bad inputs
+def test_missing_and_bad_reference_statistics(tmp_path):
+    with pytest.raises(DataFileError, match="missing.npz: reference statistics not found"):
+        load_reference_statistics(tmp_path / "missing.npz")
+    np.savez(tmp_path / "bad.npz", mu=np.zeros(3))
+    with pytest.raises(DataFileError, match="bad.npz: not a reference-statistics file"):
+        load_reference_statistics(tmp_path / "bad.npz")
+    save_reference_statistics(tmp_path / "shape.npz", np.zeros(3), np.eye(4), backbone="x")
+    with pytest.raises(DataFileError, match="do not match"):
+        load_reference_statistics(tmp_path / "shape.npz")
+    save_reference_statistics(tmp_path / "ok.npz", np.zeros(3), np.eye(3), backbone="annotator")
+    with pytest.raises(DataFileError, match="expected 'inception'"):
+        load_reference_statistics(tmp_path / "ok.npz", "inception")
+
+
+def test_samples_of_the_wrong_shape(tmp_path):
+    from advtail.nets.checkpoints import build_classifier, save_model
+
+    arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
+    save_model(
+        tmp_path / "ann.pt",
+        build_classifier(arch),
+        arch,
+        classifier="ann",
+        class_names=["0", "1"],
+        class_counts=[4, 4],
+        config={},
+    )
+    _save_set(tmp_path / "real.npz", _images(n=8, size=16))
+    _save_set(tmp_path / "small.npz", _images(n=8, size=8), gan="g")
+    compute_reference_statistics(
+        tmp_path / "real.npz", tmp_path / "st.npz", "annotator", tmp_path / "ann.pt", device="cpu"
+    )
+    with pytest.raises(DataFileError, match=r"small.npz: images of shape \(8, 8, 1\)"):
+        evaluate_samples(
+            tmp_path / "small.npz", tmp_path / "ann.pt", tmp_path / "st.npz", tmp_path / "m.json"
+        )
+    assert not (tmp_path / "m.json").exists()
+    (tmp_path / "flat.npz").write_bytes(b"PK")  # not an image set at all
+    with pytest.raises(DataFileError, match="flat.json: sidecar file not found"):
+        evaluate_samples(
+            tmp_path / "flat.npz", tmp_path / "ann.pt", tmp_path / "st.npz", tmp_path / "m.json"
+        )
+
+
+# ------------------------------------------------------------------ figures
+def _table():
+    rows = []
+    for gan, shares, fid in (("a", [0.7, 0.2, 0.1], 20.0), ("b", [0.3, 0.4, 0.3], 12.0)):
+        for rho in (20.0, 1.0):
+            rows.append(
+                {
+                    "gan": gan,
+                    "subset": f"s{rho:g}",
+                    "imbalance_ratio": rho,
+                    "fid": fid / rho,
+                    "fid_backbone": "annotator",
+                    "kl_uniform": 0.1,
+                    **{f"share_{k}": s for k, s in enumerate(shares)},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_figures_are_drawn(tmp_path):
+    from advtail.plots.gans import (
+        fid_label,
+        plot_class_distribution,
+        plot_fid_kl,
+        plot_validation_curves,
+    )
+
+    table = _table()
+    assert fid_label(table) == "FID on annotator features"
+    counts = pd.DataFrame({"labelled": [50, 20, 5]})
+    plot_class_distribution(table, {"s20": counts}, tmp_path / "dist.png")
+    plot_fid_kl(table, tmp_path / "fid_kl.png")
+    log = pd.DataFrame({"step": [250, 500], "seconds": [10.0, 21.0], "val_fid_annotator": [9, 7]})
+    plot_validation_curves({"a": log, "b": log}, tmp_path / "val.png")
+    for name in ("dist", "fid_kl", "val"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_validation_log_without_validation_is_an_error(tmp_path):
+    from advtail.plots.gans import read_validation_log
+
+    pd.DataFrame({"step": [1], "seconds": [0.1], "loss_d": [0.3]}).to_csv(tmp_path / "log.csv")
+    with pytest.raises(DataFileError, match="log.csv: expected columns"):
+        read_validation_log(tmp_path / "log.csv")
