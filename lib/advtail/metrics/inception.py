@@ -121,13 +121,24 @@ def _weights_from(state: dict):
 
 
 def random_inception_state(seed: int = 0) -> dict:
-    """A randomly initialised state dict of the FID Inception layout (for tests, benchmarks)."""
+    """A random FID-Inception state dict (tests, benchmarks), batch norm calibrated.
+
+    Freshly initialised batch-norm statistics (mean 0, variance 1) let activations grow
+    by orders of magnitude through 90 layers; one pass over random images in training
+    mode sets them, so features are O(1) as with the real weights.
+    """
     import torchvision
 
     torch.manual_seed(seed)
     net = torchvision.models.inception_v3(
         weights=None, aux_logits=False, num_classes=1008, init_weights=True
     )
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a plain average over the calibration pass
+    net.train()
+    with torch.no_grad():
+        net(torch.rand(8, 3, 299, 299, generator=torch.Generator().manual_seed(seed)) * 2 - 1)
     return net.state_dict()
 
 
