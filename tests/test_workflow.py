@@ -88,11 +88,23 @@ def workdir(tmp_path_factory) -> Path:
     return root
 
 
-GAN_JOBS = {"train_gan": 4, "generate_samples": 4, "evaluate_samples": 4, "gan_table": 1}
+FIGURE_JOBS = {
+    f"figure_{name}": 1
+    for name in ("class_distribution", "fid_kl", "validation_fid", "sample_grids")
+}
+GAN_JOBS = {
+    "train_gan": 4,
+    "generate_samples": 4,
+    "evaluate_samples": 4,
+    "classification_accuracy_score": 4,
+    "gan_table": 1,
+    **FIGURE_JOBS,
+}
 CLASSIFIER_JOBS = {
-    "train_classifier": 5,
-    "evaluate_classifier": 5,
+    "train_classifier": 6,
+    "evaluate_classifier": 6,
     "classifier_table": 1,
+    "fid_reference_stats": 2,  # the annotator's statistics of train (validation) and test
     **GAN_JOBS,
 }  # every GAN reads a classifier (in-loop, labeller, annotator)
 
@@ -155,11 +167,12 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=15))
     result = snakemake(workdir, "-n", "--configfile", str(config))
     # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
-    # too; the four classifiers and four GANs on lt20 retrain, the annotator (on full) does not
+    # too; the five classifiers and four GANs on lt20 retrain, the annotator (on full) does
+    # not, nor its reference statistics
     assert planned_jobs(result) == {
         "make_subset": 3,
-        "train_classifier": 4,
-        "evaluate_classifier": 4,
+        "train_classifier": 5,
+        "evaluate_classifier": 5,
         "classifier_table": 1,
         **GAN_JOBS,
         "all": 1,
@@ -172,7 +185,9 @@ def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
         "train_gan": 1,
         "generate_samples": 1,
         "evaluate_samples": 1,
+        "classification_accuracy_score": 1,
         "gan_table": 1,
+        **FIGURE_JOBS,
         "all": 1,
     }
 
@@ -191,9 +206,44 @@ def test_gan_outputs(workdir):
         }
     table = pd.read_csv(workdir / "results/tables/gan_metrics.csv")
     assert sorted(table["gan"]) == ["acgan", "cgan", "sndcgan", "sndcgan_cb"]
-    assert set(table["fid_backbone"]) == {"annotator"}
+    assert set(table["fid_backbone"]) == {"annotator"}  # no Inception weights here
+    assert (table["fid"] == table["fid_annotator"]).all() and (table["fid"] > 0).all()
+    assert table["cas_accuracy"].between(0, 1).all() and set(table["imbalance_ratio"]) == {20}
+    assert (table["inception_score"] >= 1).all()
     shares = table[[f"share_{k}" for k in range(10)]].sum(axis=1)
     assert shares.to_numpy() == pytest.approx(1.0)
+    stats = workdir / "results/fid_stats/digits"
+    assert {p.name for p in stats.rglob("*.npz")} == {"classifier-annotator.npz"}
+    assert {p.parent.name for p in stats.rglob("*.npz")} == {"train", "test"}
+    for figure in FIGURE_JOBS:
+        png = workdir / f"results/figures/{figure.removeprefix('figure_')}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_holds_every_figure_and_table(workdir):
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in ("class_distribution.png", "fid_kl.png", "validation_fid.png", "gan_metrics.csv"):
+        assert name in html
+    assert "fid_annotator" in html  # a caption says which FID it is
+
+
+def test_one_figure_builds_only_its_ancestors(tmp_path):
+    for name in COPIED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    planned = planned_jobs(snakemake(tmp_path, "-n", "results/figures/validation_fid.png"))
+    assert planned == {
+        "prepare_dataset": 1,
+        "make_subset": 2,  # lt20 (GANs, in-loop classifier) and full (annotator)
+        "train_classifier": 2,  # annotator and inloop_lt20
+        "fid_reference_stats": 1,  # the annotator's train statistics, for validation
+        "train_gan": 4,
+        "figure_validation_fid": 1,
+    }
 
 
 def test_classifier_outputs(workdir):
@@ -205,7 +255,7 @@ def test_classifier_outputs(workdir):
     table = pd.read_csv(workdir / "results/tables/classifiers.csv")
     assert set(table["experiment"]) == {"digits-default"}
     assert sorted(table["classifier"]) == sorted(
-        ["annotator", "inloop_lt20", "ce_lt20", "drw_lt20", "ldam_drw_lt20"]
+        ["annotator", "inloop_lt20", "ce_lt20", "drw_lt20", "ldam_drw_lt20", "cas_lt20"]
     )
     assert {"head_accuracy", "body_accuracy", "tail_accuracy", "balanced_accuracy"} <= set(
         table.columns
