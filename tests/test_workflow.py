@@ -354,3 +354,45 @@ def test_every_rule_names_env_log_threads_and_resources():
             continue
         for directive in ("conda:", "log:", "threads:", "resources:"):
             assert f"\n    {directive}" in body, f"{name} lacks {directive}"
+
+
+NETWORK_RULES = {
+    "train_classifier",
+    "evaluate_classifier",
+    "fid_reference_stats",
+    "train_gan",
+    "generate_samples",
+    "evaluate_samples",
+    "classification_accuracy_score",
+}
+
+
+def job_resources(result: subprocess.CompletedProcess) -> list[tuple[str, dict]]:
+    """(rule, resources) of every job a dry run lists."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", result.stdout + result.stderr)[1:]:
+        name = re.match(r"(?:local)?rule (\w+):", block).group(1)
+        line = re.search(r"\n    resources: (.*)", block)
+        pairs = (item.split("=", 1) for item in line.group(1).split(", ")) if line else ()
+        jobs.append((name, dict(pairs)))
+    return jobs
+
+
+@pytest.mark.parametrize(
+    "config, gans",
+    [("cifar10_lt.yaml", 18), ("cifar100_lt.yaml", 12), ("lsun5_lt.yaml", 12)],
+)
+def test_full_scale_configs_plan_gpu_jobs_on_slurm(config, gans):
+    result = snakemake(
+        REPO, "-n", "--profile", "profiles/slurm", "--configfile", f"config/{config}"
+    )
+    planned = planned_jobs(result)
+    assert planned["train_gan"] == gans and planned["classification_accuracy_score"] == gans
+    assert planned["make_subset"] == 3 and planned["fid_reference_stats"] == 2
+    jobs = job_resources(result)
+    assert len(jobs) == sum(planned.values())  # rule all included (no resources)
+    for name, resources in jobs:
+        expected = "1" if name in NETWORK_RULES else "0"
+        assert resources.get("gpu", "0") == expected, (name, resources)
+    train = [r for name, r in jobs if name == "train_gan"]
+    assert all(r["cpus_per_task"] == "4" and r["runtime"] == "2880" for r in train)

@@ -16,7 +16,7 @@ rule train_classifier:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=8000,
         runtime=720,
     params:
@@ -41,7 +41,7 @@ rule evaluate_classifier:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=4000,
         runtime=30,
     script:

@@ -9,6 +9,8 @@ from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
 expose_lib(LIB)
+# envs/advtail.yaml installs the package from here (pip expands ${ADVTAIL_ROOT}).
+os.environ["ADVTAIL_ROOT"] = str(Path(workflow.basedir).resolve())
 
 from advtail.config import (
     canonical,
@@ -32,6 +34,8 @@ ENV = "../../envs/advtail.yaml"
 # one-thread GAN trainings run 1.4x the steps of one two-thread training (measured on
 # the 2-core default machine). Raise per rule with --set-threads train_gan=8.
 NET_THREADS = 1
+# GPUs a network job asks for (Slurm: --gpus); none when the config pins the CPU.
+GPU = 0 if config["device"] == "cpu" else 1
 DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
 CLASSIFIERS = sorted(config["classifiers"])

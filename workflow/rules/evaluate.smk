@@ -16,7 +16,7 @@ rule fid_reference_stats:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=8000,
         runtime=60,
     params:
@@ -38,7 +38,7 @@ rule evaluate_samples:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=8000,
         runtime=60,
     params:
@@ -65,7 +65,7 @@ rule classification_accuracy_score:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=8000,
         runtime=720,
     params:

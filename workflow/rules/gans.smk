@@ -19,7 +19,7 @@ rule train_gan:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=8000,
         runtime=1440,
     params:
@@ -50,7 +50,7 @@ rule generate_samples:
         ENV
     threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
         mem_mb=4000,
         runtime=60,
     params:

@@ -1,0 +1,98 @@
+"""The workflow on a real single-node Slurm cluster (tests/slurm/cluster.sh), through
+profiles/slurm: the README's cluster command, each job a Slurm job, with accounting.
+
+Skips, saying why, only where Slurm cannot be installed (not root, no apt-get, no
+package registry); anything failing after the cluster is up is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slurm
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+# the command of the README's cluster section
+COMMAND = ["--profile", "profiles/slurm", "--configfile", "config/slurm_smoke.yaml"]
+RULES = {"prepare_dataset", "make_subset", "train_classifier", "evaluate_classifier"}
+
+
+def _cluster(action: str, timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["timeout", "-k", "10", str(timeout), str(CLUSTER), action],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("Slurm cannot be installed here: needs root and apt-get (Debian)")
+    installed = _cluster("install", 600)
+    if installed.returncode != 0:
+        pytest.skip(f"Slurm cannot be installed here: {installed.stderr.strip()[-500:]}")
+    started = _cluster("start", 180)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield
+    finally:
+        _cluster("stop", 120)
+
+
+def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
+    for name in ("Snakefile", "workflow", "config", "lib", "profiles", "envs"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, tmp_path / name)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # jobs find this snakemake
+    started = subprocess.run(
+        ["date", "+%Y-%m-%dT%H:%M:%S"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    result = subprocess.run(
+        [
+            "timeout",
+            "-k",
+            "10",
+            "900",
+            sys.executable,
+            "-m",
+            "snakemake",
+            *COMMAND,
+            "--slurm-init-seconds-before-status-checks",
+            "5",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    metrics = tmp_path / "results/classifiers/digits/lt20/ce_lt20/metrics.json"
+    assert metrics.is_file()
+    table = pd.read_csv(tmp_path / "results/tables/classifiers.csv")
+    assert table.loc[0, "classifier"] == "ce_lt20" and 0.1 < table.loc[0, "accuracy"] <= 1.0
+
+    # every job of the slice ran as a Slurm job, recorded by accounting, and completed
+    accounting = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-S", started, "--format=JobID,State,Comment%200"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    jobs = [line.split("|") for line in accounting.strip().splitlines()]
+    ran = {comment.split("_wildcards_")[0].removeprefix("rule_") for _, _, comment in jobs}
+    assert RULES <= ran, accounting
+    assert all(state == "COMPLETED" for _, state, _ in jobs), accounting
