@@ -17,6 +17,22 @@ SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 
+WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "lib", "profiles", "envs"]
+
+
+def copy_workflow(dest: Path) -> Path:
+    """A copy of the workflow (no results) in ``dest``, to run Snakemake on."""
+    import shutil
+
+    for name in WORKFLOW_PARTS:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+    return dest
+
+
 def make_image_set(counts, image_size=2, channels=1, seed=0) -> ImageSet:
     """Images whose pixels encode their row index, labels laid out class by class."""
     labels = np.concatenate([np.full(n, k, dtype=np.int64) for k, n in enumerate(counts)])

@@ -46,6 +46,23 @@ def _save_set(path, images, num_classes=2, **meta):
     save_image_set(path, ImageSet(images, labels, names, meta={"dataset": "toy", **meta}))
 
 
+def _save_annotator(path):
+    """A 2-class small CNN for 16 px grey images, saved as the annotator 'ann'."""
+    from advtail.nets.checkpoints import build_classifier, save_model
+
+    arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
+    arch["width"] = 4
+    save_model(
+        path,
+        build_classifier(arch),
+        arch,
+        classifier="ann",
+        class_names=["0", "1"],
+        class_counts=[4, 4],
+        config={},
+    )
+
+
 # ------------------------------------------------------------------ Frechet distance
 def test_frechet_distance_equals_pytorch_fid():
     from pytorch_fid.fid_score import calculate_frechet_distance
@@ -90,23 +107,11 @@ def test_inception_activations_equal_pytorch_fid_get_activations(tmp_path, incep
 
 
 def test_inception_fid_and_is_end_to_end_with_random_weights(tmp_path, inception_weights):
-    from advtail.nets.checkpoints import build_classifier, save_model
-
     real, fake = _images(n=8, seed=0), _images(n=8, seed=1)
     _save_set(tmp_path / "test.npz", real)
     _save_set(tmp_path / "same.npz", real, gan="copy")
     _save_set(tmp_path / "other.npz", fake, gan="noise")
-    arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
-    arch["width"] = 4
-    save_model(
-        tmp_path / "ann.pt",
-        build_classifier(arch),
-        arch,
-        classifier="ann",
-        class_names=["0", "1"],
-        class_counts=[4, 4],
-        config={},
-    )
+    _save_annotator(tmp_path / "ann.pt")
     for backbone, extra in (
         ("inception", {"inception_weights": inception_weights}),
         ("annotator", {"annotator_path": tmp_path / "ann.pt"}),
@@ -197,18 +202,7 @@ def test_missing_and_bad_reference_statistics(tmp_path):
 
 
 def test_samples_of_the_wrong_shape(tmp_path):
-    from advtail.nets.checkpoints import build_classifier, save_model
-
-    arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
-    save_model(
-        tmp_path / "ann.pt",
-        build_classifier(arch),
-        arch,
-        classifier="ann",
-        class_names=["0", "1"],
-        class_counts=[4, 4],
-        config={},
-    )
+    _save_annotator(tmp_path / "ann.pt")
     _save_set(tmp_path / "real.npz", _images(n=8, size=16))
     _save_set(tmp_path / "small.npz", _images(n=8, size=8), gan="g")
     compute_reference_statistics(

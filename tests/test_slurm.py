@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, copy_workflow
 
 pytestmark = pytest.mark.slurm
 
@@ -49,12 +49,7 @@ def cluster():
 
 
 def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
-    for name in ("Snakefile", "workflow", "config", "lib", "profiles", "envs"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
+    copy_workflow(tmp_path)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # jobs find this snakemake
     started = subprocess.run(
@@ -70,8 +65,6 @@ def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
             "-m",
             "snakemake",
             *COMMAND,
-            "--slurm-init-seconds-before-status-checks",
-            "5",
         ],
         cwd=tmp_path,
         env=env,
@@ -96,3 +89,8 @@ def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
     ran = {comment.split("_wildcards_")[0].removeprefix("rule_") for _, _, comment in jobs}
     assert RULES <= ran, accounting
     assert all(state == "COMPLETED" for _, state, _ in jobs), accounting
+
+
+def test_readme_cluster_section_is_what_the_test_runs():
+    readme = (REPO / "README.md").read_text()
+    assert "\n" + " ".join(["snakemake", *COMMAND]) + "\n" in readme

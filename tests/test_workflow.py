@@ -13,11 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, copy_workflow
 
 pytestmark = pytest.mark.workflow
-
-COPIED = ["Snakefile", "workflow", "config", "lib", "profiles", "envs"]
 
 
 def snakemake(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,13 +73,7 @@ def fast(config: dict) -> dict:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     """A copy of the workflow (with the fast default config) that has run once."""
-    root = tmp_path_factory.mktemp("workflow")
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / name)
+    root = copy_workflow(tmp_path_factory.mktemp("workflow"))
     config = fast(yaml.safe_load((REPO / "config/config.yaml").read_text()))
     (root / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     snakemake(root, "--cores", "2")
@@ -229,12 +221,7 @@ def test_report_holds_every_figure_and_table(workdir):
 
 
 def test_one_figure_builds_only_its_ancestors(tmp_path):
-    for name in COPIED:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, tmp_path / name)
+    copy_workflow(tmp_path)
     planned = planned_jobs(snakemake(tmp_path, "-n", "results/figures/validation_fid.png"))
     assert planned == {
         "prepare_dataset": 1,
@@ -394,5 +381,8 @@ def test_full_scale_configs_plan_gpu_jobs_on_slurm(config, gans):
     for name, resources in jobs:
         expected = "1" if name in NETWORK_RULES else "0"
         assert resources.get("gpu", "0") == expected, (name, resources)
+        # the Slurm profile's default-resources reach every job (the local workflow
+        # profile, profiles/default, must not replace them)
+        assert name == "all" or "cpus_per_task" in resources, (name, resources)
     train = [r for name, r in jobs if name == "train_gan"]
     assert all(r["cpus_per_task"] == "4" and r["runtime"] == "2880" for r in train)

@@ -342,29 +342,27 @@ def gan_labeller(gan: dict, classifiers: dict) -> str | None:
     return None
 
 
-def gan_annotator(gan: dict, classifiers: dict, subsets: dict) -> str | None:
-    """The classifier that validates a GAN: its ``annotator``, else the role-annotator one."""
-    if gan.get("annotator"):
-        return gan["annotator"]
+def _gan_role_classifier(key: str, role: str, gan: dict, classifiers: dict, subsets: dict):
+    """The GAN's own ``key``, else the first classifier of ``role`` on its dataset."""
+    if gan.get(key):
+        return gan[key]
     dataset = subsets[gan["subset"]]["dataset"]
     for name in sorted(classifiers):
         cfg = classifiers[name]
-        if cfg.get("role") == "annotator" and subsets[cfg["subset"]]["dataset"] == dataset:
+        if cfg.get("role") == role and subsets[cfg["subset"]]["dataset"] == dataset:
             return name
     return None
+
+
+def gan_annotator(gan: dict, classifiers: dict, subsets: dict) -> str | None:
+    """The classifier that validates a GAN: its ``annotator``, else the role-annotator one."""
+    return _gan_role_classifier("annotator", "annotator", gan, classifiers, subsets)
 
 
 def gan_cas_classifier(gan: dict, classifiers: dict, subsets: dict) -> str | None:
     """The classifier recipe of a GAN's classification accuracy score: its ``cas``, else
     the role-cas classifier of the dataset (trained on the GAN's samples instead)."""
-    if gan.get("cas"):
-        return gan["cas"]
-    dataset = subsets[gan["subset"]]["dataset"]
-    for name in sorted(classifiers):
-        cfg = classifiers[name]
-        if cfg.get("role") == "cas" and subsets[cfg["subset"]]["dataset"] == dataset:
-            return name
-    return None
+    return _gan_role_classifier("cas", "cas", gan, classifiers, subsets)
 
 
 def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
