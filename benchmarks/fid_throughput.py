@@ -47,10 +47,10 @@ def time_best(fn, repeats: int):
 
 
 def main() -> None:
+    from advtail.metrics.fid_backbone import hub_cache_weights
     from advtail.metrics.generation import feature_statistics
     from advtail.metrics.inception import (
         InceptionFeatures,
-        hub_cache_weights,
         inception_activations,
         load_inception_state,
         random_inception_state,

@@ -9,6 +9,7 @@ import pytest
 import torch
 from advtail.data.arrays import ImageSet, save_image_set
 from advtail.errors import ConfigError, DataFileError
+from advtail.metrics.fid_backbone import INCEPTION_FILE, resolve_fid_backbone
 from advtail.metrics.generation import (
     compute_reference_statistics,
     evaluate_samples,
@@ -19,11 +20,9 @@ from advtail.metrics.generation import (
     save_reference_statistics,
 )
 from advtail.metrics.inception import (
-    INCEPTION_FILE,
     InceptionFeatures,
     inception_activations,
     random_inception_state,
-    resolve_fid_backbone,
 )
 
 

@@ -425,7 +425,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_classifiers(config.get("classifiers", {}), config["subsets"], config["datasets"])
     _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
     _fill_defaults(config, schema, schema)
-    from advtail.metrics.inception import resolve_fid_backbone
+    from advtail.metrics.fid_backbone import resolve_fid_backbone
 
     resolve_fid_backbone(config["evaluation"])  # a configured weights path must exist
     for cfg in config["datasets"].values():

@@ -21,7 +21,7 @@ from advtail.config import (
 )
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError
-from advtail.metrics.inception import resolve_fid_backbone
+from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 try:
     validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")

@@ -18,72 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from advtail.errors import ConfigError, DataFileError
+from advtail.errors import DataFileError
 
 log = logging.getLogger(__name__)
 
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"  # pytorch-fid's FID_WEIGHTS_URL name
-BACKBONE_CHOICES = ("auto", "inception", "annotator")
 # keys any FID Inception state dict has (stem, last block, 1008-way logits for IS)
 _REQUIRED_KEYS = ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight", "fc.weight")
-
-
-def hub_cache_weights() -> Path:
-    """Where pytorch-fid's download lands: torch hub's checkpoint cache."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
-
-
-@dataclass(frozen=True)
-class FIDBackbone:
-    """The resolved choice: ``name`` is ``inception`` (with ``weights``) or ``annotator``."""
-
-    name: str
-    weights: str | None = None
-    reason: str = ""
-
-
-def resolve_fid_backbone(evaluation: dict) -> FIDBackbone:
-    """Pick the FID/IS backbone from the ``evaluation`` config section.
-
-    ``fid_backbone: auto`` uses Inception when weights exist (the configured path, else
-    torch hub's cache) and the annotator otherwise; ``inception`` requires the weights;
-    ``annotator`` never looks for them. A configured path that does not exist is an error.
-    """
-    choice = evaluation.get("fid_backbone", "auto")
-    configured = evaluation.get("inception_weights")
-    if configured:
-        if not Path(configured).is_file():
-            raise ConfigError(
-                "evaluation.inception_weights",
-                f"an existing file of pytorch-fid's Inception weights ({INCEPTION_FILE})",
-                configured,
-            )
-        if choice != "annotator":
-            return FIDBackbone("inception", str(configured), "configured weights")
-    if choice == "annotator":
-        return FIDBackbone("annotator", None, "evaluation.fid_backbone is 'annotator'")
-    cached = hub_cache_weights()
-    if cached.is_file():
-        return FIDBackbone("inception", str(cached), "torch hub cache")
-    if choice == "inception":
-        raise ConfigError(
-            "evaluation.fid_backbone",
-            f"Inception weights: set evaluation.inception_weights, or put {INCEPTION_FILE} "
-            f"(pytorch-fid's download) at {cached}",
-            "inception",
-        )
-    return FIDBackbone(
-        "annotator",
-        None,
-        f"no Inception weights (evaluation.inception_weights unset, {cached} absent): FID and "
-        "IS fall back to the annotator's features, reported as fid_annotator, not Inception FID",
-    )
 
 
 def load_inception_state(path: str | Path) -> dict:
