@@ -72,8 +72,9 @@ def main() -> None:
     weights = args.weights or (hub_cache_weights() if hub_cache_weights().is_file() else None)
     state = load_inception_state(weights) if weights else random_inception_state()
     which = f"weights {weights}" if weights else "random weights"
-    # two instances: ours converts its network to channels-last, theirs stays as built
-    model, reference = InceptionFeatures(state).to(device), InceptionFeatures(state).to(device)
+    # two instances: ours is fused and channels-last, pytorch-fid's stays as it builds it
+    model = InceptionFeatures(state).to(device)
+    reference = InceptionFeatures(state, fuse=False).to(device)
     images = digits_images(args.images, args.size)
     workers = min(len(os.sched_getaffinity(0)), 8)  # pytorch-fid's CLI default
     print(

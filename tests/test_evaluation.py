@@ -97,8 +97,10 @@ def test_inception_activations_equal_pytorch_fid_get_activations(tmp_path, incep
     for i, image in enumerate(images):
         files.append(tmp_path / f"{i}.png")
         Image.fromarray(image[..., 0]).save(files[-1])
-    # two instances: ours runs channels-last, pytorch-fid's network stays as it built it
-    ours_net, their_net = (InceptionFeatures.from_file(inception_weights) for _ in range(2))
+    # two instances: ours fused and channels-last, pytorch-fid's network as it builds it
+    ours_net = InceptionFeatures.from_file(inception_weights)
+    their_net = InceptionFeatures.from_file(inception_weights, fuse=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in ours_net.modules())
     ours = inception_activations(ours_net, images, "cpu", batch_size=3)
     theirs = get_activations([str(f) for f in files], their_net.net, batch_size=4, num_workers=0)
     assert ours.shape == (4, 2048) and np.abs(theirs).max() > 1.0

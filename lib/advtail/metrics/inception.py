@@ -7,10 +7,11 @@ them. Where neither exists (an offline machine), the pipeline falls back to the
 annotator's penultimate features and says so: those numbers are stored as
 ``fid_annotator`` and never as an Inception FID.
 
-The extraction follows pytorch-fid's ``get_activations`` exactly (images in [0, 1],
-grey repeated to RGB, bilinear resize to 299 and scaling to [-1, 1] inside the
-network, the 2048-d pool3 output) but reads the canonical uint8 arrays in memory,
-in large batches, under ``inference_mode`` and in channels-last layout:
+The extraction follows pytorch-fid's ``get_activations`` (images in [0, 1], grey
+repeated to RGB, bilinear resize to 299 and scaling to [-1, 1] inside the network,
+the 2048-d pool3 output) but reads the canonical uint8 arrays in memory, in large
+batches, under ``inference_mode``, in channels-last layout, with batch norms folded
+into the convolutions (the same function):
 ``benchmarks/fid_throughput.py`` measures it against pytorch-fid's own path.
 """
 
@@ -87,22 +88,48 @@ def random_inception_state(seed: int = 0) -> dict:
     return net.state_dict()
 
 
-class InceptionFeatures(torch.nn.Module):
-    """pool3 features (2048-d) and the 1008-way logits of the FID Inception network."""
+def fuse_batch_norms(net: torch.nn.Module) -> int:
+    """Fold every eval-mode batch norm of Inception's conv units into its convolution.
 
-    def __init__(self, state: dict):
+    Each ``BasicConv2d`` computes relu(bn(conv(x))); with frozen statistics bn is an
+    affine map, so conv and bn become one convolution with a bias (the same function,
+    one pass over the activations fewer). Returns the number of units fused.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    from torchvision.models.inception import BasicConv2d
+
+    fused = 0
+    for unit in net.modules():
+        if isinstance(unit, BasicConv2d) and isinstance(unit.bn, torch.nn.BatchNorm2d):
+            unit.conv = fuse_conv_bn_eval(unit.conv.eval(), unit.bn.eval())
+            unit.bn = torch.nn.Identity()
+            fused += 1
+    return fused
+
+
+class InceptionFeatures(torch.nn.Module):
+    """pool3 features (2048-d) and the 1008-way logits of the FID Inception network.
+
+    ``fuse``: fold batch norms into convolutions (:func:`fuse_batch_norms`); ``False``
+    keeps pytorch-fid's module exactly as it builds it.
+    """
+
+    def __init__(self, state: dict, fuse: bool = True):
         super().__init__()
         with _weights_from(state) as pf:
             self.net = pf.InceptionV3(
                 [pf.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True, normalize_input=True
             )
+        self.net.eval()
+        if fuse:
+            fuse_batch_norms(self.net)
         self.fc = torch.nn.Linear(2048, state["fc.weight"].shape[0])
         self.fc.load_state_dict({"weight": state["fc.weight"], "bias": state["fc.bias"]})
         self.eval()
 
     @classmethod
-    def from_file(cls, path: str | Path) -> InceptionFeatures:
-        return cls(load_inception_state(path))
+    def from_file(cls, path: str | Path, fuse: bool = True) -> InceptionFeatures:
+        return cls(load_inception_state(path), fuse)
 
     def forward(self, images01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``images01``: float NCHW in [0, 1], 3 channels. Returns (pool3, logits)."""
