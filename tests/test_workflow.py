@@ -385,4 +385,4 @@ def test_full_scale_configs_plan_gpu_jobs_on_slurm(config, gans):
         # profile, profiles/default, must not replace them)
         assert name == "all" or "cpus_per_task" in resources, (name, resources)
     train = [r for name, r in jobs if name == "train_gan"]
-    assert all(r["cpus_per_task"] == "4" and r["runtime"] == "2880" for r in train)
+    assert all(r["cpus_per_task"] == "2" and r["runtime"] == "2880" for r in train)

@@ -89,6 +89,7 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...
 }
 
 start() {
+    rm -rf "${STATE}/ctld" "${STATE}/d" # a fresh controller: no jobs left from earlier runs
     write_configs
     # munge: a key, then the daemon as user munge
     if [ ! -s /etc/munge/munge.key ]; then
@@ -99,7 +100,8 @@ start() {
     runuser -u munge -- /usr/sbin/munged
     # MariaDB for slurmdbd's accounting database
     chown mysql:mysql /run/mysqld
-    mariadbd --user=mysql --pid-file="${STATE}/mariadb.pid" >"${STATE}/log/mariadb.log" 2>&1 &
+    # (it runs as user mysql: its pid file lives in its own /run/mysqld)
+    mariadbd --user=mysql --pid-file=/run/mysqld/mariadb.pid >"${STATE}/log/mariadb.log" 2>&1 &
     wait_for 60 mariadb mariadb-admin ping
     mariadb -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'advtail';
                 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
@@ -113,13 +115,15 @@ start() {
 }
 
 stop() {
-    local name pid
-    for name in slurmd slurmctld slurmdbd mariadb; do
-        if [ -f "${STATE}/${name}.pid" ]; then
-            pid=$(cat "${STATE}/${name}.pid")
+    local file pid
+    scancel --user="$(id -un)" 2>/dev/null || true
+    for file in "${STATE}"/slurmd.pid "${STATE}"/slurmctld.pid "${STATE}"/slurmdbd.pid \
+        /run/mysqld/mariadb.pid; do
+        if [ -f "$file" ]; then
+            pid=$(cat "$file")
             kill "$pid" 2>/dev/null || true
             for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-            rm -f "${STATE}/${name}.pid"
+            rm -f "$file"
         fi
     done
     pkill -u munge -x munged 2>/dev/null || true
