@@ -8,9 +8,8 @@ sys.path.insert(0, str(LIB))
 from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
+# envs/advtail.yaml installs the package from ADVTAIL_ROOT, which this also sets.
 expose_lib(LIB)
-# envs/advtail.yaml installs the package from here (pip expands ${ADVTAIL_ROOT}).
-os.environ["ADVTAIL_ROOT"] = str(Path(workflow.basedir).resolve())
 
 from advtail.config import (
     canonical,
