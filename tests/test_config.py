@@ -237,6 +237,27 @@ BAD_CONFIGS = {
         "gans.sndcgan.labeller",
         "needs a classifier to label",
     ),
+    "cas classifier undefined": (
+        _set(["gans", "acgan", "cas"], "cas_nowhere"),
+        "gans.acgan.cas",
+        "cas_nowhere",
+    ),
+    "fid reference split without val": (
+        lambda cfg: (
+            cfg["datasets"]["digits"].update(val_per_class=0),
+            cfg["classifiers"].update(
+                {k: {**v, "select": "last"} for k, v in cfg["classifiers"].items()}
+            ),
+            cfg.setdefault("evaluation", {}).update(reference_split="val"),
+        ),
+        "evaluation.reference_split",
+        "needs a validation split",
+    ),
+    "unknown fid backbone": (
+        _set(["evaluation", "fid_backbone"], "clip"),
+        "evaluation.fid_backbone",
+        "one of",
+    ),
     "wrn depth": (
         _set(["classifiers", "ce_lt20", "arch"], {"name": "wrn", "depth": 27}),
         "classifiers.ce_lt20.arch.depth",

@@ -214,6 +214,11 @@ def test_samples_of_the_wrong_shape(tmp_path):
             tmp_path / "small.npz", tmp_path / "ann.pt", tmp_path / "st.npz", tmp_path / "m.json"
         )
     assert not (tmp_path / "m.json").exists()
+    _save_set(tmp_path / "three.npz", _images(n=9, size=16), num_classes=3, gan="g")
+    with pytest.raises(DataFileError, match=r"ann.pt: has 2 classes, the samples .*three.npz"):
+        evaluate_samples(
+            tmp_path / "three.npz", tmp_path / "ann.pt", tmp_path / "st.npz", tmp_path / "m.json"
+        )
     (tmp_path / "flat.npz").write_bytes(b"PK")  # not an image set at all
     with pytest.raises(DataFileError, match="flat.json: sidecar file not found"):
         evaluate_samples(
@@ -251,8 +256,12 @@ def test_figures_are_drawn(tmp_path):
     table = _table()
     assert fid_label(table) == "FID on annotator features"
     counts = pd.DataFrame({"labelled": [50, 20, 5]})
-    plot_class_distribution(table, {"s20": counts}, tmp_path / "dist.png")
-    plot_fid_kl(table, tmp_path / "fid_kl.png")
+    bars = plot_class_distribution(table, {"s20": counts}, tmp_path / "dist.png")
+    assert sorted(bars) == ["s1", "s20"]  # one panel per subset
+    assert bars["s20"].loc["a"].tolist() == [0.7, 0.2, 0.1]
+    drawn = plot_fid_kl(table, tmp_path / "fid_kl.png")
+    assert drawn["fid"].columns.tolist() == [20.0, 1.0]  # most imbalanced first
+    assert drawn["fid"].loc["a", 20.0] == 1.0 and drawn["fid"].loc["b", 1.0] == 12.0
     log = pd.DataFrame({"step": [250, 500], "seconds": [10.0, 21.0], "val_fid_annotator": [9, 7]})
     plot_validation_curves({"a": log, "b": log}, tmp_path / "val.png")
     for name in ("dist", "fid_kl", "val"):

@@ -427,6 +427,15 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _fill_defaults(config, schema, schema)
     from advtail.metrics.fid_backbone import resolve_fid_backbone
 
+    if config["evaluation"]["reference_split"] == "val" and config.get("gans"):
+        for name, cfg in sorted(config["datasets"].items()):
+            if not cfg.get("val_per_class"):
+                raise ConfigError(
+                    "evaluation.reference_split",
+                    f"'val' needs a validation split; datasets.{name}.val_per_class is 0",
+                    "val",
+                )
+
     resolve_fid_backbone(config["evaluation"])  # a configured weights path must exist
     for cfg in config["datasets"].values():
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():

@@ -207,6 +207,12 @@ def evaluate_samples(
     mu_a, sigma_a, meta_a = load_reference_statistics(annotator_stats, "annotator")
     _check_samples(samples, meta_a, samples_path, annotator_stats)
     annotator, payload = load_classifier(annotator_path, torch_device)
+    if payload["arch"]["num_classes"] != samples.num_classes:
+        raise DataFileError(
+            annotator_path,
+            f"has {payload['arch']['num_classes']} classes, the samples {samples_path} "
+            f"have {samples.num_classes} (an annotator of another dataset?)",
+        )
     features, logits = features_and_logits(annotator, samples.images, torch_device)
     if meta_a.get("annotator") != payload.get("classifier"):
         raise DataFileError(

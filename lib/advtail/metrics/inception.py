@@ -34,13 +34,9 @@ _REQUIRED_KEYS = ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight
 
 def load_inception_state(path: str | Path) -> dict:
     """The state dict of pytorch-fid's FID Inception network from ``path``, checked."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(path, "Inception weights file not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a bad file
-        raise DataFileError(path, f"not a readable PyTorch weights file ({err})") from None
+    from advtail.nets.checkpoints import load_torch_file
+
+    state = load_torch_file(path, "Inception weights file")
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED_KEYS):
         raise DataFileError(
             path,

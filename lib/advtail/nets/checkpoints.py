@@ -41,18 +41,24 @@ def save_model(
     atomic_torch_save({"kind": kind, "arch": arch, "state_dict": state, **meta}, path)
 
 
+def load_torch_file(path: str | Path, what: str = "model file"):
+    """``torch.load`` of a weights-only file on the CPU; a missing or unreadable file is a
+    :class:`DataFileError` naming it and ``what`` was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, f"{what} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure means the file is not ours
+        first = (str(err).splitlines() or [""])[0][:200]
+        raise DataFileError(
+            path, f"not a readable {what} ({type(err).__name__}: {first})"
+        ) from None
+
+
 def read_model_file(path: str | Path, kind: str) -> dict:
     """The dict in a model file, checked to be of ``kind``; errors name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise DataFileError(path, "file not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure means the file is not ours
-        raise DataFileError(
-            path,
-            f"not a readable model file ({type(err).__name__}: {str(err).splitlines()[0][:200]})",
-        ) from None
+    payload = load_torch_file(path, "model file")
     if not isinstance(payload, dict) or payload.get("kind") != kind:
         found = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
         raise DataFileError(path, f"expected a {kind} model file, found {found!r}")

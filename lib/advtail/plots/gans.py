@@ -41,12 +41,14 @@ def fid_label(table: pd.DataFrame) -> str:
     return "FID (" + ", ".join(sorted(backbones)) + ")"
 
 
-def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> None:
+def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> dict:
     """Per subset, the share of each class among a method's samples (annotator labels).
 
     ``subset_counts``: subset name -> the subset's counts.csv table; its shares are drawn
-    as a black step line (the training distribution) and 1/K as a dotted line.
+    as a black step line (the training distribution) and 1/K as a dotted line. Returns
+    the bars drawn: subset -> (GAN x class) shares.
     """
+    drawn = {}
     shares = _share_columns(table)
     subsets = sorted(table["subset"].unique())
     fig, axes = plt.subplots(
@@ -54,6 +56,7 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> N
     )
     for ax, subset in zip(axes[0], subsets, strict=True):
         rows = table[table["subset"] == subset].sort_values("gan")
+        drawn[subset] = rows.set_index("gan")[shares].astype(float)
         k = len(shares)
         x = np.arange(k)
         width = 0.8 / max(len(rows), 1)
@@ -69,10 +72,15 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> N
         ax.set_title(f"subset {subset}", fontsize=9)
         ax.legend(fontsize=7, ncol=2)
     _save(fig, path)
+    return drawn
 
 
-def plot_fid_kl(table: pd.DataFrame, path) -> None:
-    """FID and KL to uniform per method (bars) and imbalance ratio (groups)."""
+def plot_fid_kl(table: pd.DataFrame, path) -> dict:
+    """FID and KL to uniform per method (bars) and imbalance ratio (groups).
+
+    Returns the bars drawn: column -> (GAN x imbalance ratio) means.
+    """
+    drawn = {}
     ratios = sorted(table["imbalance_ratio"].unique(), reverse=True)
     gans = sorted(table["gan"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
@@ -82,17 +90,17 @@ def plot_fid_kl(table: pd.DataFrame, path) -> None:
         (axes[0], "fid", fid_label(table)),
         (axes[1], "kl_uniform", "KL(p_hat || uniform)"),
     ):
+        drawn[column] = table.pivot_table(column, "gan", "imbalance_ratio", "mean").reindex(
+            index=gans, columns=ratios
+        )
         for i, gan in enumerate(gans):
-            values = [
-                table[(table["gan"] == gan) & (table["imbalance_ratio"] == r)][column].mean()
-                for r in ratios
-            ]
-            ax.bar(x - 0.4 + (i + 0.5) * width, values, width, label=gan)
+            ax.bar(x - 0.4 + (i + 0.5) * width, drawn[column].loc[gan], width, label=gan)
         ax.set_xticks(x, [f"rho = {r:g}" for r in ratios])
         ax.set_ylabel(label)
         ax.set_title(f"{label}, lower is better", fontsize=9)
     axes[1].legend(fontsize=7)
     _save(fig, path)
+    return drawn
 
 
 def read_validation_log(path) -> pd.DataFrame:
@@ -142,8 +150,17 @@ def read_table(path) -> pd.DataFrame:
         raise DataFileError(path, f"not a readable CSV table ({err})") from None
 
 
-def figure_from_files(name: str, inputs: dict, out_png) -> None:
-    """Draw figure ``name`` of the workflow from its input files (see the rules)."""
+def figure_from_files(name: str, inputs: dict, out_png, labels: dict | None = None) -> None:
+    """Draw figure ``name`` of the workflow from its input files (see the rules).
+
+    ``labels``: for inputs that are lists of files (one per GAN or subset), the name of
+    each file, in order; those inputs become ``{name: path}``.
+    """
+    labels = labels or {}
+    inputs = {
+        key: dict(zip(labels[key], files, strict=True)) if key in labels else files
+        for key, files in inputs.items()
+    }
     if name == "class_distribution":
         counts = {subset: read_table(path) for subset, path in inputs["counts"].items()}
         plot_class_distribution(read_table(inputs["table"]), counts, out_png)
