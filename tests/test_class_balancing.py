@@ -20,7 +20,12 @@ def test_paper_update_rule():
     tracker.end_cycle()
     assert tracker.frequency.tolist() == [2.25, 2.75, 0.75]
     assert tracker.normalized().sum() == pytest.approx(1.0)
-    np.testing.assert_allclose(tracker.weights(), 1 / (np.array([2.25, 2.75, 0.75]) / 5.75))
+    # bounded weights: the inverse frequencies rescaled to sum K^2
+    inverse = 1 / np.array([2.25, 2.75, 0.75])
+    np.testing.assert_allclose(tracker.weights(), 9 * inverse / inverse.sum())
+    # the same direction as the paper's 1 / Nhat_k, only rescaled
+    ratio = tracker.weights() / tracker.raw_paper_weights()
+    np.testing.assert_allclose(ratio, ratio[0])
 
 
 def test_code_update_rule():
@@ -118,3 +123,54 @@ def test_regularizer_scaling_freezing_and_gradients():
     # the batch's argmax labels were recorded for the cycle
     assert paper.tracker.cycle_counts.sum() == 8
     assert paper.end_cycle().sum() == 8 and paper.tracker.cycle_counts.sum() == 0
+
+
+@pytest.mark.parametrize("form", ["paper", "code"])
+def test_a_vanishing_class_cannot_blow_the_weights_up(form):
+    # class 1 is never produced again: the paper's raw N_1 halves every cycle
+    k, lam = 10, 2.0
+    tracker = EffectiveClassFrequency(k, form=form)
+    counts = np.repeat(np.arange(k), 640)
+    for _ in range(60):
+        tracker.observe(counts[counts != 1])
+        tracker.end_cycle()
+    weights = tracker.weights()
+    scale = lam / k if form == "paper" else lam
+    # every class's multiplier is at most lambda * K, the rare class gets almost all of it
+    assert (scale * weights).max() <= lam * k * (1 + 1e-12)
+    assert scale * weights[1] > 0.9 * lam * k
+    assert weights.sum() == pytest.approx(tracker.max_weight)
+    if form == "paper":
+        # without the bound the paper form's weight would be astronomically large
+        assert tracker.raw_paper_weights()[1] > 1e15
+
+
+def test_bound_leaves_a_balanced_generator_unchanged():
+    tracker = EffectiveClassFrequency(4, form="paper")
+    tracker.observe(np.repeat(np.arange(4), 100))
+    tracker.end_cycle()
+    np.testing.assert_allclose(tracker.weights(), tracker.raw_paper_weights())
+    np.testing.assert_allclose(tracker.weights(), 4.0)
+    # and then paper and code forms push equally hard: lambda per class
+    code = EffectiveClassFrequency(4, form="code")
+    np.testing.assert_allclose(tracker.weights() / 4, code.weights())
+
+
+@pytest.mark.parametrize("form", ["paper", "code"])
+def test_regularizer_gradient_is_bounded_when_a_class_vanishes(form):
+    # the collapsed digits run: the regularizer term reached -1134. Bounded weights keep
+    # the term and its gradient on the logits within lambda * K * (log(1e12) + 1).
+    torch.manual_seed(0)
+    k, lam = 10, 2.0
+    classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, k))
+    reg = ClassBalancingRegularizer(classifier, k, lam=lam, form=form)
+    for _ in range(40):
+        reg.tracker.observe(np.zeros(500, dtype=np.int64))
+        reg.end_cycle()
+    images = torch.randn(64, 4, requires_grad=True)
+    value = reg(images)
+    assert abs(value.item()) <= lam * k * np.log(k)
+    logits = torch.zeros(64, k, requires_grad=True)
+    term = reg.scale * class_balancing_term(torch.softmax(logits, 1), reg.tracker.weights())
+    term.backward()
+    assert logits.grad.abs().max().item() <= lam * k * (np.log(1e12) + 1)

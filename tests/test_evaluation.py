@@ -76,6 +76,27 @@ def test_frechet_distance_equals_pytorch_fid():
     assert ours > 1.0  # different distributions, a clearly positive distance
 
 
+def test_inception_score_splits_as_torch_fidelity():
+    # N = 13, 10 splits: split i is rows floor(13 i / 10) .. floor(13 (i + 1) / 10), so
+    # the remainder rows fall into splits 3, 6 and 9 (sizes 1 1 1 2 1 1 2 1 1 2), not the first
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5) * 0.3, size=13)
+    bounds = [(13 * i) // 10 for i in range(11)]
+    assert [b - a for a, b in zip(bounds, bounds[1:])] == [1, 1, 1, 2, 1, 1, 2, 1, 1, 2]
+
+    def by_rule(part):
+        marginal = part.mean(0, keepdims=True)
+        return np.exp(np.sum(part * (np.log(part + 1e-12) - np.log(marginal + 1e-12)), 1).mean())
+
+    expected = [by_rule(p[a:b]) for a, b in zip(bounds, bounds[1:])]
+    mean, std = inception_score(p, splits=10)
+    assert mean == pytest.approx(np.mean(expected), rel=1e-12)
+    assert std == pytest.approx(np.std(expected), rel=1e-12)
+    # numpy's array_split (sizes 2 2 2 1 ...) gives another score on these rows
+    other = np.mean([by_rule(part) for part in np.array_split(p, 10)])
+    assert abs(other - mean) > 1e-6
+
+
 def test_inception_score_known_values():
     k = 5
     confident_and_spread = np.eye(k)[np.arange(100) % k]  # one-hot, all classes equally

@@ -164,6 +164,7 @@ def _error_to_config_error(error: jsonschema.ValidationError) -> ConfigError:
         "minLength": lambda: "expected a non-empty string",
         "uniqueItems": lambda: "expected no repeated items",
         "pattern": lambda: f"expected a string matching {error.validator_value}",
+        "anyOf": lambda: "expected another form",
     }.get(kind, lambda: f"invalid ({error.message})")()
     if "description" in schema:
         expected += f" ({schema['description']})"
@@ -177,6 +178,8 @@ def _fill_defaults(instance, schema: dict, root: dict) -> None:
     if not isinstance(instance, dict) or schema.get("type") != "object":
         return
     for key, sub in schema.get("properties", {}).items():
+        if "$ref" in sub and "default" not in sub:
+            sub = root["$defs"][sub["$ref"].split("/")[-1]]
         if key not in instance and "default" in sub:
             instance[key] = copy.deepcopy(sub["default"])
         if key in instance:
@@ -414,6 +417,12 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     fresh = unaliased(config)
     config.clear()
     config.update(fresh)
+    if isinstance(config.get("seeds"), list):
+        # `--config seeds=[0,1]` arrives as strings (Snakemake reads lists with YAML's
+        # BaseLoader); whole numbers are what was meant
+        config["seeds"] = [
+            int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]
+        ]
     schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
@@ -441,6 +450,115 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         for key, value in SOURCE_DEFAULTS[cfg["source"]].items():
             cfg.setdefault(key, value)
     return config
+
+
+# Classifier references of a GAN: config keys (dotted within the entry), and how a
+# missing key defaults (None: it does not, or follows another reference).
+GAN_CLASSIFIER_REFERENCES = (
+    ("regularizer.classifier", None),
+    ("labeller", "labeller"),
+    ("annotator", "annotator"),
+    ("cas", "cas"),
+)
+
+
+def replicate_name(name: str, seed: int) -> str:
+    """The entry that runs seed ``seed`` of a seeded entry ``name``."""
+    return f"{name}_seed{seed}"
+
+
+def _seed_list(cfg: dict, global_seeds):
+    """The seeds an entry expands into, or None for a single run (a scalar seed)."""
+    seed = cfg.get("seed", 0)
+    if isinstance(seed, list):
+        return seed
+    return list(global_seeds) if global_seeds else None
+
+
+def _get_reference(cfg: dict, dotted: str):
+    first, _, rest = dotted.partition(".")
+    value = cfg.get(first)
+    if rest:
+        return value.get(rest) if isinstance(value, dict) else None
+    return value
+
+
+def _set_reference(cfg: dict, dotted: str, name: str) -> None:
+    first, _, rest = dotted.partition(".")
+    if rest:
+        cfg[first][rest] = name
+    else:
+        cfg[first] = name
+
+
+def expand_seeds(config: dict) -> dict:
+    """Seeds as a dimension: a classifier or GAN whose ``seed`` is a list (or every one,
+    given a top-level ``seeds`` list) becomes one entry per seed, ``<name>_seed<s>``.
+
+    A seeded GAN's classifiers (in-loop, labeller, annotator, CAS recipe) pair by seed
+    when the classifier is seeded too: seed s of the GAN uses seed s of the classifier.
+    Changes ``config`` in place (after :func:`validate_config`) and returns, per section,
+    every entry's ``{"method": <configured name>, "seed": <seed>}`` for the tables.
+    """
+    global_seeds = config.get("seeds")
+    replicates = {}
+    seeded = {}
+    for section in ("classifiers", "gans"):
+        entries = config.get(section) or {}
+        expanded, replicates[section], seeded[section] = {}, {}, {}
+        for name, cfg in entries.items():
+            seeds = _seed_list(cfg, global_seeds)
+            if seeds is None:
+                expanded[name] = cfg
+                replicates[section][name] = {"method": name, "seed": cfg.get("seed", 0)}
+                continue
+            seeded[section][name] = seeds
+            for seed in seeds:
+                copy_name = replicate_name(name, seed)
+                if copy_name in entries:
+                    raise ConfigError(
+                        f"{section}.{name}.seed",
+                        f"seed {seed} would be run as '{copy_name}', which is configured "
+                        "already; rename one of them",
+                        seeds,
+                    )
+                expanded[copy_name] = unaliased({**cfg, "seed": seed})
+                replicates[section][copy_name] = {"method": name, "seed": seed}
+        if section in config:
+            config[section] = expanded
+    classifiers, subsets = config.get("classifiers", {}), config["subsets"]
+    for name, cfg in config.get("gans", {}).items():
+        seed = cfg["seed"]
+        gan_is_seeded = replicates["gans"][name]["method"] != name
+        for key, role in GAN_CLASSIFIER_REFERENCES:
+            target = _get_reference(cfg, key)
+            unconditional = cfg.get("head", "none") == "none"
+            if target is None and role == "labeller" and unconditional and not cfg.get("regularizer"):
+                target = gan_labeller(cfg, classifiers)
+            elif target is None and role in ("annotator", "cas"):
+                target = _gan_role_classifier(key, role, cfg, classifiers, subsets)
+            # a default found among the expanded entries names its configured entry
+            target = replicates["classifiers"].get(target, {}).get("method", target)
+            if target is None or target not in seeded["classifiers"]:
+                continue
+            where = f"gans.{replicates['gans'][name]['method']}.{key}"
+            if not gan_is_seeded:
+                raise ConfigError(
+                    where,
+                    f"classifier '{target}' has seeds {seeded['classifiers'][target]}; "
+                    "give the GAN seeds too (each seed uses the classifier's same seed), "
+                    "or name one replicate, e.g. " + repr(replicate_name(target, seed)),
+                    target,
+                )
+            if seed not in seeded["classifiers"][target]:
+                raise ConfigError(
+                    where,
+                    f"GAN seed {seed} pairs with seed {seed} of classifier '{target}', whose "
+                    f"seeds are {seeded['classifiers'][target]}",
+                    target,
+                )
+            _set_reference(cfg, key, replicate_name(target, seed))
+    return replicates
 
 
 def canonical(value):

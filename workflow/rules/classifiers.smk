@@ -58,6 +58,11 @@ rule classifier_table:
             caption="../report/classifiers.rst",
             category="Classifiers",
         ),
+        summary=report(
+            "results/tables/classifiers_summary.csv",
+            caption="../report/classifiers_summary.rst",
+            category="Classifiers",
+        ),
     log:
         "results/logs/classifier_table.log",
     conda:
@@ -68,5 +73,6 @@ rule classifier_table:
         runtime=10,
     params:
         experiment=config["experiment"],
+        replicates=canonical(REPLICATES["classifiers"]),
     script:
         "../scripts/classifier_table.py"

@@ -13,6 +13,7 @@ expose_lib(LIB)
 
 from advtail.config import (
     canonical,
+    expand_seeds,
     gan_annotator,
     gan_cas_classifier,
     gan_labeller,
@@ -24,6 +25,8 @@ from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 try:
     validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
+    # seed lists become one classifier or GAN entry per seed, <name>_seed<s>
+    REPLICATES = expand_seeds(config)
 except ConfigError as err:
     # One line, before any job runs.
     sys.exit(f"Config error: {err}")

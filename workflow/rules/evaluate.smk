@@ -87,6 +87,11 @@ rule gan_table:
             caption="../report/gan_metrics.rst",
             category="GANs",
         ),
+        summary=report(
+            "results/tables/gan_metrics_summary.csv",
+            caption="../report/gan_metrics_summary.rst",
+            category="GANs",
+        ),
     log:
         "results/logs/gan_table.log",
     conda:
@@ -98,5 +103,6 @@ rule gan_table:
     params:
         experiment=config["experiment"],
         subsets=canonical(config["subsets"]),
+        replicates=canonical(REPLICATES["gans"]),
     script:
         "../scripts/gan_table.py"

@@ -1,4 +1,4 @@
-"""Rule gan_table: every GAN's sample metrics and CAS in one CSV."""
+"""Rule gan_table: every GAN's sample metrics and CAS in one CSV, and per method."""
 
 from advtail.metrics.tables import gan_table
 from advtail.workflow.logs import rule_log
@@ -11,4 +11,6 @@ with rule_log(snakemake.log[0]):
         snakemake.params.experiment,
         cas_paths=snakemake.input.cas,
         subsets=snakemake.params.subsets,
+        replicates=snakemake.params.replicates,
+        out_summary=snakemake.output.summary,
     )

@@ -3,24 +3,45 @@
 
 A frozen classifier C labels the generator's samples. Per cycle (a fixed number of
 generator steps) the tracker turns the argmax counts c_k of the finished cycle into an
-effective class frequency N_k that forgets exponentially (paper Eq. 5):
-
-    N_k^t = (1 - alpha) * N_k^(t-1) + c_k^(t-1),   alpha = 0.5
-
-and into class weights w_k, large for classes produced rarely of late. With
-p = mean over the batch of softmax(C(G(z))), the generator minimises
+effective class frequency N_k that forgets exponentially, and into class weights w_k,
+large for classes produced rarely of late. With p = mean over the batch of
+softmax(C(G(z))), the generator minimises
 
     L_G + lambda_eff * sum_k w_k p_k log p_k
 
 i.e. it maximises the weighted entropy sum_k w_k p_k (-log p_k) (paper Eq. 7 and 9:
-"maximise L_reg = sum_k p_k log(p_k) / N_k", with signs as the authors' code has them;
-see the reference notes). Two forms:
+"maximise L_reg = sum_k p_k log(p_k) / N_k", with signs as the authors' code has them).
 
-- ``paper``: w_k = 1 / Nhat_k with Nhat_k = N_k / sum_j N_j (Eq. 6), and
-  lambda_eff = lambda / K (appendix: "the effective factor ... is lambda / K").
-- ``code`` (val-iisc/class-balancing-gan): N_k <- 0.5 N_k + 0.5 c_k, N_k >= 1,
-  N_k starts at 50 and the first cycle's counts at 512 per class;
-  w_k = (1/N_k) / sum_j (1/N_j) * K; lambda_eff = lambda.
+The two forms, side by side:
+
+=================  ======================================  ==============================
+                   ``paper`` (Eq. 5-6, appendix)           ``code`` (val-iisc/class-
+                                                           balancing-gan)
+=================  ======================================  ==============================
+N_k update         N_k <- (1 - alpha) N_k + c_k            N_k <- max(0.5 N_k + 0.5 c_k, 1)
+start              N_k = 1, first cycle from 0 counts      N_k = 50, first cycle seeded
+                                                           with 512 counts per class
+raw weight         sum_j N_j / N_k  (1 / Nhat_k, Eq. 6)    (1/N_k) / sum_j (1/N_j) * K
+lambda_eff         lambda / K                              lambda
+=================  ======================================  ==============================
+
+**The bound.** The paper's raw weight sum_j N_j / N_k is unbounded: a class absent from
+a cycle gets N_k = 0.5 and halves every further cycle, so its multiplier grows without
+limit (a digits run collapsed this way: the generator chased the classifier and the
+discriminator won). The code form's weights sum to K, so no class's multiplier exceeds
+lambda * K. Here the paper form's weights are rescaled to the sum they have for a
+balanced generator (K per class, K^2 in all):
+
+    w_k = K^2 * (1/N_k) / sum_j (1/N_j)
+
+which leaves them unchanged whenever the generator is balanced (so lambda means what it
+means in the paper there) and caps every class's multiplier lambda_eff * w_k at
+lambda * K, the code form's cap. Both forms are therefore bounded; they still differ in
+how N_k moves (the code form's clamp and 512-count first cycle smooth the first cycles,
+the paper form reacts to one cycle at full strength). The raw paper form would push
+(sum N)(sum 1/N) / K^2 times as hard as the code form on identical counts: 1.0 for a
+balanced generator, 6.2 when the shares follow a rho-100 profile, and without limit as a
+class vanishes.
 
 ``fixed`` holds N_k constant (paper Fig. 1b: a very large N_k for one class pushes its
 share down, a very small one pushes it up).
@@ -88,11 +109,24 @@ class EffectiveClassFrequency:
         return self.frequency / self.frequency.sum()
 
     def weights(self) -> np.ndarray:
-        """Class weights w_k of the regularizer (see the module docstring)."""
-        if self.form == "paper":
-            return 1.0 / np.maximum(self.normalized(), 1e-12)
-        inverse = 1.0 / self.frequency
-        return inverse / inverse.sum() * self.num_classes
+        """Class weights w_k of the regularizer, bounded (see the module docstring).
+
+        Both forms are the inverse frequencies normalised to a fixed sum: K^2 (paper:
+        K per class at balance, as 1 / Nhat_k) or K (code); so no weight exceeds that
+        sum however small an N_k becomes.
+        """
+        inverse = 1.0 / np.maximum(self.frequency, np.finfo(np.float64).tiny)
+        total = self.num_classes**2 if self.form == "paper" else self.num_classes
+        return inverse / inverse.sum() * total
+
+    def raw_paper_weights(self) -> np.ndarray:
+        """The paper's unbounded 1 / Nhat_k (Eq. 6), for comparison only."""
+        return 1.0 / np.maximum(self.normalized(), 1e-300)
+
+    @property
+    def max_weight(self) -> float:
+        """The largest weight any class can get (the bound of :meth:`weights`)."""
+        return float(self.num_classes**2 if self.form == "paper" else self.num_classes)
 
     def state_dict(self) -> dict:
         return {

@@ -59,10 +59,16 @@ def softmax(logits) -> np.ndarray:
 
 
 def inception_score(probabilities, splits: int = 10) -> tuple[float, float]:
-    """exp(E_x KL(p(y|x) || p(y))) per split of the rows; (mean, std) over splits."""
+    """exp(E_x KL(p(y|x) || p(y))) per split of the rows; (mean, std) over splits.
+
+    Split i holds rows floor(i N / s) to floor((i + 1) N / s), as torch-fidelity and
+    pytorch-gan-metrics split, so scores match theirs for every N (numpy's array_split
+    would put the remainder into the first splits instead).
+    """
     p = np.asarray(probabilities, dtype=np.float64)
+    n, s = len(p), min(splits, len(p))
     scores = []
-    for part in np.array_split(p, min(splits, len(p))):
+    for part in (p[i * n // s : (i + 1) * n // s] for i in range(s)):
         marginal = part.mean(axis=0, keepdims=True)
         kl = np.sum(part * (np.log(part + 1e-12) - np.log(marginal + 1e-12)), axis=1)
         scores.append(float(np.exp(kl.mean())))

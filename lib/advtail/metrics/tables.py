@@ -17,29 +17,75 @@ def read_metrics(path: str | Path) -> dict:
         raise DataFileError(path, f"not a readable metrics file ({err})") from None
 
 
-def write_table(rows: list[dict], out_csv: str | Path) -> pd.DataFrame:
-    table = pd.DataFrame(rows)
+def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
+    table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False, float_format="%.4f")
     return table
 
 
-def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -> pd.DataFrame:
+def _replicate(name: str, replicates: dict | None) -> dict:
+    """``{"method", "seed"}`` of a configured entry (itself, seed unknown, if unlisted)."""
+    return (replicates or {}).get(name, {"method": name, "seed": None})
+
+
+def summarize_by_method(table: pd.DataFrame, by=("dataset", "subset", "method")) -> pd.DataFrame:
+    """Aggregate the per-seed rows of ``table``: per method, every numeric column's mean
+    and sample standard deviation (``<column>_mean``, ``<column>_sd``; the sd is empty for
+    a single seed), the number of seeds and the seeds themselves."""
+    by = [c for c in by if c in table.columns]
+    numeric = [
+        c
+        for c in table.select_dtypes("number").columns
+        if c not in set(by) | {"seed"} and table[c].notna().any()
+    ]
+    rows = []
+    for key, group in table.groupby(by, sort=True, dropna=False):
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        row["n_seeds"] = len(group)
+        row["seeds"] = " ".join(str(s) for s in sorted(group["seed"].dropna().astype(int)))
+        for column in numeric:
+            values = group[column].astype(float)
+            row[f"{column}_mean"] = values.mean()
+            row[f"{column}_sd"] = values.std(ddof=1) if values.count() > 1 else float("nan")
+        for column in table.columns:  # constant text columns (backbone, loss, ...) stay
+            if column not in numeric and column not in row and column != "seed":
+                values = group[column].dropna().unique()
+                if len(values) == 1 and not isinstance(values[0], int | float):
+                    row[column] = values[0]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary_path(out_csv: str | Path) -> Path:
+    """``tables/x.csv`` -> ``tables/x_summary.csv``: the per-method aggregate beside it."""
+    out_csv = Path(out_csv)
+    return out_csv.with_name(f"{out_csv.stem}_summary.csv")
+
+
+def classifier_table(
+    metrics_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
+) -> pd.DataFrame:
     """One row per classifier: overall, balanced, head/body/tail and per-class accuracy.
 
     ``experiment`` (the config's name) fills the first column, so a table says which
-    config it was gathered for.
+    config it was gathered for. ``replicates`` (:func:`advtail.config.expand_seeds`)
+    gives each row its method and seed; ``out_summary`` receives the per-method mean,
+    standard deviation and seed count (:func:`summarize_by_method`).
     """
     rows = []
     for path in metrics_paths:
         m = read_metrics(path)
         row = {"experiment": experiment}
+        row |= {key: m.get(key) for key in ("dataset", "subset", "classifier")}
+        row |= _replicate(m.get("classifier"), replicates)
         row |= {
             key: m.get(key)
             for key in (
-                "dataset",
-                "subset",
-                "classifier",
                 "role",
                 "arch",
                 "loss",
@@ -58,7 +104,10 @@ def classifier_table(metrics_paths, out_csv: str | Path, experiment: str = "") -
             }
         )
         rows.append(row)
-    return write_table(rows, out_csv)
+    table = write_table(rows, out_csv)
+    if out_summary is not None:
+        write_table(summarize_by_method(table), out_summary)
+    return table
 
 
 def imbalance_ratio(subset: str, subsets: dict) -> float:
@@ -98,11 +147,14 @@ def gan_table(
     experiment: str = "",
     cas_paths=(),
     subsets: dict | None = None,
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per GAN: FID (and its backbone), IS, KL to uniform, CAS, shares, wall time.
 
     ``cas_paths``: the CAS metrics of the GANs that have one (matched by GAN name);
-    ``subsets``: the config's subsets, for each row's imbalance ratio.
+    ``subsets``: the config's subsets, for each row's imbalance ratio; ``replicates``
+    and ``out_summary`` as for :func:`classifier_table`.
     """
     cas = {}
     for path in cas_paths:
@@ -113,7 +165,10 @@ def gan_table(
         m, meta = read_metrics(metrics_path), read_metrics(meta_path)
         row = {"experiment": experiment}
         # Inception columns only where Inception weights were there
-        row |= {key: m.get(key) for key in GAN_COLUMNS if key in m or key not in INCEPTION_ONLY}
+        columns = [key for key in GAN_COLUMNS if key in m or key not in INCEPTION_ONLY]
+        row |= {key: m.get(key) for key in columns[:3]}  # dataset, subset, gan
+        row |= _replicate(m.get("gan"), replicates)
+        row |= {key: m.get(key) for key in columns[3:]}
         row["imbalance_ratio"] = imbalance_ratio(m.get("subset"), subsets or {})
         row["cas_accuracy"] = cas.get(m.get("gan"), {}).get("cas_accuracy")
         row["selected_step"] = meta.get("selected_step")
@@ -123,4 +178,7 @@ def gan_table(
             for name, share in zip(m["class_names"], m["class_shares"], strict=True)
         }
         rows.append(row)
-    return write_table(rows, out_csv)
+    table = write_table(rows, out_csv)
+    if out_summary is not None:
+        write_table(summarize_by_method(table), out_summary)
+    return table
