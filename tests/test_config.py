@@ -2,6 +2,7 @@
 
 import copy
 
+import numpy as np
 import pytest
 from advtail.config import load_yaml, validate_config
 from advtail.errors import ConfigError
@@ -314,3 +315,71 @@ def test_canonical_ignores_key_order():
     b = {"a": {"x": 2, "y": [{"p": 2, "q": 1}]}, "b": 1}
     assert repr(canonical(a)) == repr(canonical(b))
     assert canonical(a) == a
+
+
+def _expanded(mutate):
+    from advtail.config import expand_seeds
+
+    config = load_yaml(DEFAULT_CONFIG)
+    mutate(config)
+    validate_config(config, SCHEMA)
+    return config, expand_seeds(config)
+
+
+def test_seed_lists_expand_and_pair_by_seed():
+    config, replicates = _expanded(lambda c: c["gans"]["sndcgan_cb"].update(seed=[1, 2]))
+    assert "sndcgan_cb" not in config["gans"]
+    assert config["gans"]["sndcgan_cb_seed2"]["seed"] == 2
+    assert replicates["gans"]["sndcgan_cb_seed2"] == {"method": "sndcgan_cb", "seed": 2}
+    assert replicates["gans"]["cgan"] == {"method": "cgan", "seed": 0}
+    # an unseeded classifier is shared by every seed
+    assert config["gans"]["sndcgan_cb_seed1"]["regularizer"]["classifier"] == "inloop_lt20"
+
+    config, _ = _expanded(lambda c: c.update(seeds=[0, 5]))
+    gan = config["gans"]["sndcgan_cb_seed5"]
+    assert gan["regularizer"]["classifier"] == "inloop_lt20_seed5"
+    assert gan["annotator"] == "annotator_seed5" and gan["cas"] == "cas_lt20_seed5"
+    assert config["gans"]["sndcgan_seed5"]["labeller"] == "inloop_lt20_seed5"
+    assert len(config["classifiers"]) == 12 and len(config["gans"]) == 8
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        # an unseeded GAN cannot pick one of a seeded classifier's runs by itself
+        (lambda c: c["classifiers"]["inloop_lt20"].update(seed=[0, 1]), "gans.sndcgan.labeller"),
+        # GAN seed 7 has no classifier seed 7 to pair with
+        (
+            lambda c: (c.update(seeds=[0, 1]), c["gans"]["sndcgan_cb"].update(seed=[7])),
+            "gans.sndcgan_cb.regularizer.classifier",
+        ),
+        (lambda c: c["gans"]["cgan"].update(seed=[1, 1]), "gans.cgan.seed"),
+        (lambda c: c["gans"]["cgan"].update(seed=[]), "gans.cgan.seed"),
+        (lambda c: c.update(seeds=[-1]), "seeds.0"),
+    ],
+)
+def test_bad_seed_lists_are_one_line_errors(mutate, key):
+    with pytest.raises(ConfigError) as err:
+        _expanded(mutate)
+    assert err.value.key == key and "\n" not in str(err.value)
+
+
+def test_summary_aggregates_seeds():
+    import pandas as pd
+    from advtail.metrics.tables import summarize_by_method
+
+    table = pd.DataFrame(
+        {
+            "dataset": ["d"] * 4,
+            "subset": ["s"] * 4,
+            "method": ["a", "a", "a", "b"],
+            "seed": [0, 1, 2, 0],
+            "kl": [0.1, 0.2, 0.6, 1.0],
+            "backbone": ["x"] * 4,
+        }
+    )
+    summary = summarize_by_method(table).set_index("method")
+    assert summary.loc["a", "n_seeds"] == 3 and summary.loc["a", "seeds"] == "0 1 2"
+    assert summary.loc["a", "kl_mean"] == pytest.approx(0.3)
+    assert summary.loc["a", "kl_sd"] == pytest.approx(np.std([0.1, 0.2, 0.6], ddof=1))
+    assert np.isnan(summary.loc["b", "kl_sd"]) and summary.loc["b", "backbone"] == "x"

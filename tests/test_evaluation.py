@@ -82,13 +82,14 @@ def test_inception_score_splits_as_torch_fidelity():
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(5) * 0.3, size=13)
     bounds = [(13 * i) // 10 for i in range(11)]
-    assert [b - a for a, b in zip(bounds, bounds[1:])] == [1, 1, 1, 2, 1, 1, 2, 1, 1, 2]
+    sizes = [b - a for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    assert sizes == [1, 1, 1, 2, 1, 1, 2, 1, 1, 2]
 
     def by_rule(part):
         marginal = part.mean(0, keepdims=True)
         return np.exp(np.sum(part * (np.log(part + 1e-12) - np.log(marginal + 1e-12)), 1).mean())
 
-    expected = [by_rule(p[a:b]) for a, b in zip(bounds, bounds[1:])]
+    expected = [by_rule(p[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     mean, std = inception_score(p, splits=10)
     assert mean == pytest.approx(np.mean(expected), rel=1e-12)
     assert std == pytest.approx(np.std(expected), rel=1e-12)
@@ -287,6 +288,23 @@ def test_figures_are_drawn(tmp_path):
     plot_validation_curves({"a": log, "b": log}, tmp_path / "val.png")
     for name in ("dist", "fid_kl", "val"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+    # seeds: one bar per method at the mean over its seeds, one curve per method
+    seeded = pd.concat([table.assign(seed=0), table.assign(seed=1)], ignore_index=True)
+    seeded["method"] = seeded["gan"]
+    seeded.loc[seeded["seed"] == 1, "fid"] += 2.0
+    seeded.loc[seeded["seed"] == 1, ["share_0", "share_1"]] += [-0.2, 0.2]
+    drawn = plot_fid_kl(seeded, tmp_path / "fid_kl_seeds.png")
+    assert drawn["fid"].loc["a", 20.0] == pytest.approx(2.0)  # (1 + 3) / 2
+    bars = plot_class_distribution(seeded, {}, tmp_path / "dist_seeds.png")
+    assert bars["s20"].loc["a"].tolist() == pytest.approx([0.6, 0.3, 0.1])
+    later = log.assign(val_fid_annotator=[11, 9])
+    curves = plot_validation_curves(
+        {"a_seed0": log, "a_seed1": later, "b": log},
+        tmp_path / "val_seeds.png",
+        {"a_seed0": "a", "a_seed1": "a"},
+    )
+    assert sorted(curves) == ["a", "b"] and curves["a"].tolist() == [10.0, 8.0]
 
 
 def test_validation_log_without_validation_is_an_error(tmp_path):

@@ -224,6 +224,10 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     generator, payload = load_generator(out / "generator.pt")
     assert payload["class_names"] == list("abcd") and not generator.conditional
     assert json.loads((out / "meta.json").read_text())["selected_step"] == run.best["step"]
+    # the kept generator is the one with the lowest logged validation FID
+    validated = log.dropna(subset=["val_fid_annotator"])
+    assert len(validated) == 2
+    assert run.best["step"] == validated.loc[validated["val_fid_annotator"].idxmin(), "step"]
     sidecar = generate_samples(
         out / "generator.pt",
         20,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,11 +42,18 @@ def cluster():
     if installed.returncode != 0:
         pytest.skip(f"Slurm cannot be installed here: {installed.stderr.strip()[-500:]}")
     started = _cluster("start", 180)
+    record = Path(os.environ.get("ADVTAIL_SLURM_STATE", "/var/tmp/advtail-slurm")) / "started"
+    daemons = record.read_text().split() if record.is_file() else []
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield
     finally:
         _cluster("stop", 120)
+    # every daemon start started is gone again
+    names, pids = daemons[0::2], [int(p) for p in daemons[1::2]]
+    assert "slurmctld" in names and "slurmd" in names, daemons
+    alive = [(n, p) for n, p in zip(names, pids, strict=True) if Path(f"/proc/{p}").exists()]
+    assert not alive, f"left running after stop: {alive}"
 
 
 def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
@@ -55,22 +63,25 @@ def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
     started = subprocess.run(
         ["date", "+%Y-%m-%dT%H:%M:%S"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    result = subprocess.run(
-        [
-            "timeout",
-            "-k",
-            "10",
-            "900",
-            sys.executable,
-            "-m",
-            "snakemake",
-            *COMMAND,
-        ],
+    # its own process group: whatever happens, nothing of this run keeps polling after it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *COMMAND],
         cwd=tmp_path,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=900)
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     metrics = tmp_path / "results/classifiers/digits/lt20/ce_lt20/metrics.json"

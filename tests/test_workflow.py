@@ -128,16 +128,26 @@ def test_second_run_has_nothing_to_do(workdir):
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 
 
-def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir):
-    edit(workdir / "lib/advtail/data/subsets.py")
-    assert planned_jobs(snakemake(workdir, "-n")) == {"make_subset": 5, **CLASSIFIER_JOBS, "all": 1}
-    snakemake(workdir, "--cores", "2")
+def built_copy(workdir: Path, tmp_path: Path) -> Path:
+    """A copy of the built workflow (results and Snakemake's records, times kept), to plan
+    reruns on: the pipeline runs once per session, edits are judged by dry runs."""
+    copy = tmp_path / "built"
+    shutil.copytree(workdir, copy, symlinks=True)
+    return copy
+
+
+def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    edit(copy / "lib/advtail/data/subsets.py")
+    assert planned_jobs(snakemake(copy, "-n")) == {"make_subset": 5, **CLASSIFIER_JOBS, "all": 1}
+    # the original, unedited, still has nothing to do
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 
 
-def test_touching_a_source_module_reruns_everything_below_it(workdir):
-    edit(workdir / "lib/advtail/data/sources.py")
-    assert planned_jobs(snakemake(workdir, "-n")) == {
+def test_touching_a_source_module_reruns_everything_below_it(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    edit(copy / "lib/advtail/data/sources.py")
+    assert planned_jobs(snakemake(copy, "-n")) == {
         "prepare_dataset": 1,
         "make_subset": 5,
         **CLASSIFIER_JOBS,
@@ -155,7 +165,6 @@ def default_with(tmp_path: Path, mutate) -> Path:
 
 
 def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
-    snakemake(workdir, "--cores", "2")
     config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=15))
     result = snakemake(workdir, "-n", "--configfile", str(config))
     # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
@@ -198,6 +207,11 @@ def test_gan_outputs(workdir):
         }
     table = pd.read_csv(workdir / "results/tables/gan_metrics.csv")
     assert sorted(table["gan"]) == ["acgan", "cgan", "sndcgan", "sndcgan_cb"]
+    assert (table["method"] == table["gan"]).all() and set(table["seed"]) == {0}
+    summary = pd.read_csv(workdir / "results/tables/gan_metrics_summary.csv")
+    assert sorted(summary["method"]) == sorted(table["gan"]) and set(summary["n_seeds"]) == {1}
+    by_method = summary.set_index("method")["kl_uniform_mean"]
+    assert by_method.to_dict() == pytest.approx(table.set_index("gan")["kl_uniform"].to_dict())
     assert set(table["fid_backbone"]) == {"annotator"}  # no Inception weights here
     assert (table["fid"] == table["fid_annotator"]).all() and (table["fid"] > 0).all()
     assert table["cas_accuracy"].between(0, 1).all() and set(table["imbalance_ratio"]) == {20}
@@ -218,6 +232,18 @@ def test_report_holds_every_figure_and_table(workdir):
     for name in ("class_distribution.png", "fid_kl.png", "validation_fid.png", "gan_metrics.csv"):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
+
+
+def test_seeds_expand_into_one_job_per_seed(tmp_path):
+    copy_workflow(tmp_path)
+    planned = planned_jobs(snakemake(tmp_path, "-n", "--config", "seeds=[0,3]"))
+    # every classifier and GAN twice; GAN seed s uses classifier seed s
+    assert planned["train_classifier"] == 12 and planned["train_gan"] == 8
+    assert planned["classifier_table"] == 1 and planned["gan_table"] == 1
+    result = snakemake(tmp_path, "-n", "--config", "seeds=[0,3]", "--printshellcmds")
+    text = result.stdout + result.stderr
+    assert "results/gans/digits/lt20/sndcgan_cb_seed3/generator.pt" in text
+    assert "results/classifiers/digits/lt20/inloop_lt20_seed3/model.pt" in text
 
 
 def test_one_figure_builds_only_its_ancestors(tmp_path):

@@ -530,10 +530,11 @@ def expand_seeds(config: dict) -> dict:
     for name, cfg in config.get("gans", {}).items():
         seed = cfg["seed"]
         gan_is_seeded = replicates["gans"][name]["method"] != name
+        regularized = bool(cfg.get("regularizer"))
         for key, role in GAN_CLASSIFIER_REFERENCES:
             target = _get_reference(cfg, key)
             unconditional = cfg.get("head", "none") == "none"
-            if target is None and role == "labeller" and unconditional and not cfg.get("regularizer"):
+            if target is None and role == "labeller" and unconditional and not regularized:
                 target = gan_labeller(cfg, classifiers)
             elif target is None and role in ("annotator", "cas"):
                 target = _gan_role_classifier(key, role, cfg, classifiers, subsets)

@@ -5,15 +5,21 @@
 #
 #   tests/slurm/cluster.sh install   # Debian packages (munge, slurm, slurmdbd, mariadb)
 #   tests/slurm/cluster.sh start     # write configs, start the daemons, wait for the node
-#   tests/slurm/cluster.sh stop      # stop them (by the PIDs in their pid files)
+#   tests/slurm/cluster.sh stop      # stop what start started (by the PIDs it recorded)
+#   tests/slurm/cluster.sh purge     # stop every daemon, remove the packages and their state
 #
-# No init system is assumed: package scripts are kept from starting daemons and the
-# daemons are started directly. Limits are not enforced (no cgroups).
+# No init system is assumed: package scripts are kept from starting daemons (and any
+# they start anyway is stopped), and the daemons are started directly. A munged or
+# MariaDB already serving is used as it is and left running; whatever start started,
+# and only that, stop stops. Limits are not enforced (no cgroups).
 set -euo pipefail
 
 STATE=${ADVTAIL_SLURM_STATE:-/var/tmp/advtail-slurm}
 HOST=$(hostname -s)
 PACKAGES=(munge slurmctld slurmd slurm-client slurmdbd mariadb-server)
+DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)
+# PIDs of the daemons start started, one "name pid" a line, for stop
+STARTED=${STATE}/started
 
 log() { echo "[cluster.sh] $*" >&2; }
 
@@ -27,8 +33,49 @@ install() {
     chmod +x /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' RETURN
     export DEBIAN_FRONTEND=noninteractive
+    local before
+    before=$(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}")" || true)
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+    # a package script that started a daemon all the same (munge's does): stop it, so
+    # that start finds the state it expects and nothing of the install stays running
+    local pid
+    for pid in $(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}")" || true); do
+        if ! grep -qx "$pid" <<<"$before"; then
+            log "stopping $(ps -o comm= -p "$pid") (pid $pid), started by the package install"
+            stop_pid "$pid"
+        fi
+    done
+}
+
+stop_pid() { # stop_pid PID: TERM, then KILL after 15 s
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 30); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.5; done
+    kill -9 "$1" 2>/dev/null || true
+}
+
+started() { # started NAME PIDFILE: record a daemon this script started
+    local pid
+    wait_for 30 "$1's pid file" test -s "$2"
+    pid=$(cat "$2")
+    echo "$1 $pid" >>"$STARTED"
+}
+
+purge() {
+    local pid
+    export DEBIAN_FRONTEND=noninteractive
+    for pid in $(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}|slurmstepd")" || true); do
+        stop_pid "$pid"
+    done
+    if dpkg -s munge >/dev/null 2>&1 || dpkg -s slurmctld >/dev/null 2>&1 ||
+        dpkg -s mariadb-server >/dev/null 2>&1; then
+        apt-get purge -y -qq "${PACKAGES[@]}" 'mariadb-*' 'libmunge*' 'slurm-wlm*' \
+            >/dev/null 2>&1 || true
+        apt-get autoremove -y -qq --purge >/dev/null 2>&1 || true
+    fi
+    rm -rf "$STATE" /etc/slurm /etc/munge /var/lib/munge /run/munge /var/log/munge \
+        /var/lib/mysql /run/mysqld /etc/mysql /var/lib/slurm /var/spool/slurm*
+    log "purged: packages, state and daemons gone"
 }
 
 write_configs() {
@@ -89,44 +136,60 @@ wait_for() { # wait_for SECONDS WHAT COMMAND...
 }
 
 start() {
+    stop # whatever an earlier start left running
     rm -rf "${STATE}/ctld" "${STATE}/d" # a fresh controller: no jobs left from earlier runs
+    mkdir -p "$STATE"
+    : >"$STARTED"
     write_configs
-    # munge: a key, then the daemon as user munge
+    # munge: a key, then the daemon as user munge, unless one already serves
     if [ ! -s /etc/munge/munge.key ]; then
         dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key status=none
     fi
     chown munge:munge /etc/munge/munge.key /run/munge
     chmod 400 /etc/munge/munge.key
-    runuser -u munge -- /usr/sbin/munged
-    # MariaDB for slurmdbd's accounting database
+    if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+        log "munged already running: used as it is"
+    else
+        # a munged that died leaves its socket and lock behind; they block a new one
+        rm -f /run/munge/munge.socket.2 /run/munge/munge.socket.2.lock
+        runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/advtail-munged.pid
+        wait_for 30 munged bash -c "munge -n | unmunge"
+        started munged /run/munge/advtail-munged.pid
+    fi
+    # MariaDB for slurmdbd's accounting database (it runs as user mysql: its pid file
+    # lives in its own /run/mysqld)
     chown mysql:mysql /run/mysqld
-    # (it runs as user mysql: its pid file lives in its own /run/mysqld)
-    mariadbd --user=mysql --pid-file=/run/mysqld/mariadb.pid >"${STATE}/log/mariadb.log" 2>&1 &
-    wait_for 60 mariadb mariadb-admin ping
+    if mariadb-admin ping >/dev/null 2>&1; then
+        log "MariaDB already running: used as it is"
+    else
+        mariadbd --user=mysql --pid-file=/run/mysqld/mariadb.pid >"${STATE}/log/mariadb.log" 2>&1 &
+        wait_for 60 mariadb mariadb-admin ping
+        started mariadbd /run/mysqld/mariadb.pid
+    fi
     mariadb -e "CREATE USER IF NOT EXISTS 'slurm'@'localhost' IDENTIFIED BY 'advtail';
                 GRANT ALL ON slurm_acct_db.* TO 'slurm'@'localhost';"
     slurmdbd
+    started slurmdbd "${STATE}/slurmdbd.pid"
     wait_for 60 slurmdbd sacctmgr -n list cluster
     sacctmgr -i add cluster advtail >/dev/null 2>&1 || true
     slurmctld
+    started slurmctld "${STATE}/slurmctld.pid"
     slurmd
+    started slurmd "${STATE}/slurmd.pid"
     wait_for 60 "an idle node" bash -c "sinfo -h -o %t | grep -q idle"
     log "cluster up: $(sinfo -h -o '%P %D %t %c CPUs %m MB')"
 }
 
 stop() {
-    local file pid
+    local name pid
+    [ -f "$STARTED" ] || return 0
     scancel --user="$(id -un)" 2>/dev/null || true
-    for file in "${STATE}"/slurmd.pid "${STATE}"/slurmctld.pid "${STATE}"/slurmdbd.pid \
-        /run/mysqld/mariadb.pid; do
-        if [ -f "$file" ]; then
-            pid=$(cat "$file")
-            kill "$pid" 2>/dev/null || true
-            for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-            rm -f "$file"
-        fi
-    done
-    pkill -u munge -x munged 2>/dev/null || true
+    # last started, first stopped; job steps of cancelled jobs too
+    while read -r name pid; do
+        stop_pid "$pid"
+    done < <(tac "$STARTED")
+    for pid in $(pgrep -x slurmstepd || true); do stop_pid "$pid"; done
+    rm -f "$STARTED" "${STATE}"/*.pid /run/mysqld/mariadb.pid /run/munge/advtail-munged.pid
     log "cluster stopped"
 }
 
@@ -134,8 +197,9 @@ case "${1:-}" in
 install) install ;;
 start) start ;;
 stop) stop ;;
+purge) purge ;;
 *)
-    echo "usage: $0 install|start|stop" >&2
+    echo "usage: $0 install|start|stop|purge" >&2
     exit 2
     ;;
 esac

@@ -25,6 +25,7 @@ rule figure_class_distribution:
     params:
         figure="class_distribution",
         labels={"counts": gan_subsets()},
+        replicates=canonical(REPLICATES["gans"]),
     script:
         "../scripts/gan_figure.py"
 
@@ -50,6 +51,7 @@ rule figure_fid_kl:
     params:
         figure="fid_kl",
         labels={},
+        replicates=canonical(REPLICATES["gans"]),
     script:
         "../scripts/gan_figure.py"
 
@@ -75,6 +77,7 @@ rule figure_validation_fid:
     params:
         figure="validation_fid",
         labels={"logs": validated_gans()},
+        replicates=canonical(REPLICATES["gans"]),
     script:
         "../scripts/gan_figure.py"
 
@@ -100,5 +103,6 @@ rule figure_sample_grids:
     params:
         figure="sample_grids",
         labels={"grids": GANS},
+        replicates=canonical(REPLICATES["gans"]),
     script:
         "../scripts/gan_figure.py"

@@ -9,4 +9,5 @@ with rule_log(snakemake.log[0]):
         {key: snakemake.input[key] for key in snakemake.input.keys()},
         snakemake.output[0],
         labels=snakemake.params.labels,
+        replicates=snakemake.params.replicates,
     )

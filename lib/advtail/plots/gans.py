@@ -19,6 +19,22 @@ import pandas as pd  # noqa: E402
 
 from advtail.errors import DataFileError  # noqa: E402
 
+# Okabe & Ito's colour-blind-safe palette, for every series of these figures
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+plt.rcParams["axes.prop_cycle"] = plt.cycler(color=OKABE_ITO)
+
+
+def with_method(table: pd.DataFrame) -> pd.DataFrame:
+    """The table with a ``method`` column (a table without seeds: each GAN its own)."""
+    if "method" in table.columns:
+        return table
+    return table.assign(method=table["gan"])
+
+
+def _error(sd):
+    """Error-bar lengths: the standard deviation over seeds, none for a single seed."""
+    return np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
+
 
 def _save(fig, path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -42,26 +58,39 @@ def fid_label(table: pd.DataFrame) -> str:
 
 
 def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> dict:
-    """Per subset, the share of each class among a method's samples (annotator labels).
+    """Per subset, the share of each class among a method's samples (annotator labels),
+    the mean over the method's seeds with their standard deviation as error bars.
 
     ``subset_counts``: subset name -> the subset's counts.csv table; its shares are drawn
     as a black step line (the training distribution) and 1/K as a dotted line. Returns
-    the bars drawn: subset -> (GAN x class) shares.
+    the bars drawn: subset -> (method x class) mean shares.
     """
     drawn = {}
+    table = with_method(table)
     shares = _share_columns(table)
     subsets = sorted(table["subset"].unique())
     fig, axes = plt.subplots(
         1, len(subsets), figsize=(4.8 * len(subsets) + 0.8, 3.4), squeeze=False
     )
     for ax, subset in zip(axes[0], subsets, strict=True):
-        rows = table[table["subset"] == subset].sort_values("gan")
-        drawn[subset] = rows.set_index("gan")[shares].astype(float)
+        rows = table[table["subset"] == subset]
+        grouped = rows.groupby("method")[shares]
+        means, sds = grouped.mean().astype(float), grouped.std(ddof=1).astype(float)
+        counts = grouped.size()
+        drawn[subset] = means
         k = len(shares)
         x = np.arange(k)
-        width = 0.8 / max(len(rows), 1)
-        for i, (_, row) in enumerate(rows.iterrows()):
-            ax.bar(x - 0.4 + (i + 0.5) * width, row[shares].astype(float), width, label=row["gan"])
+        width = 0.8 / max(len(means), 1)
+        for i, method in enumerate(means.index):
+            ax.bar(
+                x - 0.4 + (i + 0.5) * width,
+                means.loc[method],
+                width,
+                yerr=_error(sds.loc[method]),
+                capsize=1.5,
+                error_kw={"lw": 0.7},
+                label=f"{method} (n={counts[method]})",
+            )
         if subset in subset_counts:
             counts = subset_counts[subset]["labelled"].to_numpy(dtype=float)
             ax.step(x, counts / counts.sum(), where="mid", color="black", lw=1.2, label="train")
@@ -69,35 +98,48 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
         ax.set_xticks(x, [c.removeprefix("share_") for c in shares])
         ax.set_xlabel("class (annotator label)")
         ax.set_ylabel("share of samples")
-        ax.set_title(f"subset {subset}", fontsize=9)
+        ax.set_title(f"subset {subset}; mean ± sd over seeds (n)", fontsize=9)
         ax.legend(fontsize=7, ncol=2)
     _save(fig, path)
     return drawn
 
 
 def plot_fid_kl(table: pd.DataFrame, path) -> dict:
-    """FID and KL to uniform per method (bars) and imbalance ratio (groups).
+    """FID and KL to uniform per method (bars) and imbalance ratio (groups): the mean over
+    seeds, with the standard deviation as error bars.
 
-    Returns the bars drawn: column -> (GAN x imbalance ratio) means.
+    Returns the bars drawn: column -> (method x imbalance ratio) means.
     """
     drawn = {}
+    table = with_method(table)
     ratios = sorted(table["imbalance_ratio"].unique(), reverse=True)
-    gans = sorted(table["gan"].unique())
+    methods = sorted(table["method"].unique())
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4))
-    width = 0.8 / max(len(gans), 1)
+    width = 0.8 / max(len(methods), 1)
     x = np.arange(len(ratios))
     for ax, column, label in (
         (axes[0], "fid", fid_label(table)),
         (axes[1], "kl_uniform", "KL(p_hat || uniform)"),
     ):
-        drawn[column] = table.pivot_table(column, "gan", "imbalance_ratio", "mean").reindex(
-            index=gans, columns=ratios
-        )
-        for i, gan in enumerate(gans):
-            ax.bar(x - 0.4 + (i + 0.5) * width, drawn[column].loc[gan], width, label=gan)
+        pivot = {
+            stat: table.pivot_table(column, "method", "imbalance_ratio", stat).reindex(
+                index=methods, columns=ratios
+            )
+            for stat in ("mean", "std")
+        }
+        drawn[column] = pivot["mean"]
+        for i, method in enumerate(methods):
+            ax.bar(
+                x - 0.4 + (i + 0.5) * width,
+                pivot["mean"].loc[method],
+                width,
+                yerr=_error(pivot["std"].loc[method]),
+                capsize=2,
+                label=method,
+            )
         ax.set_xticks(x, [f"rho = {r:g}" for r in ratios])
         ax.set_ylabel(label)
-        ax.set_title(f"{label}, lower is better", fontsize=9)
+        ax.set_title(f"{label}, lower is better; mean ± sd over seeds", fontsize=9)
     axes[1].legend(fontsize=7)
     _save(fig, path)
     return drawn
@@ -115,20 +157,39 @@ def read_validation_log(path) -> pd.DataFrame:
     return log.dropna(subset=fid[:1])
 
 
-def plot_validation_curves(logs: dict, path) -> None:
-    """Validation FID of each GAN against generator iterations and wall-clock seconds."""
+def plot_validation_curves(logs: dict, path, methods: dict | None = None) -> dict:
+    """Validation FID of each method against generator iterations and wall-clock seconds:
+    the mean over the method's seeds (``methods``: log name -> method), with a band of
+    one standard deviation. Returns method -> the mean curve drawn (indexed by step)."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), sharey=True)
-    column = None
-    for name, log in sorted(logs.items()):
-        column = next(c for c in log.columns if c.startswith("val_fid"))
-        axes[0].plot(log["step"], log[column], marker="o", ms=3, label=name)
-        axes[1].plot(log["seconds"], log[column], marker="o", ms=3, label=name)
+    column = next(c for log in logs.values() for c in log.columns if c.startswith("val_fid"))
+    grouped: dict = {}
+    for name, log in logs.items():
+        grouped.setdefault((methods or {}).get(name, name), []).append(log)
+    drawn = {}
+    for method, runs in sorted(grouped.items()):
+        frame = pd.concat(runs).groupby("step")[[column, "seconds"]]
+        mean, sd = frame.mean(), frame.std(ddof=1).fillna(0.0)
+        drawn[method] = mean[column]
+        label = f"{method} (n={len(runs)})"
+        for ax, x in ((axes[0], mean.index.to_numpy()), (axes[1], mean["seconds"].to_numpy())):
+            (line,) = ax.plot(x, mean[column], marker="o", ms=3, label=label)
+            ax.fill_between(
+                x,
+                mean[column] - sd[column],
+                mean[column] + sd[column],
+                alpha=0.2,
+                color=line.get_color(),
+                lw=0,
+            )
     label = "validation FID on annotator features" if column == "val_fid_annotator" else "FID"
     axes[0].set_xlabel("generator iteration")
     axes[1].set_xlabel("training wall time (s)")
     axes[0].set_ylabel(label)
+    axes[0].set_title("mean ± sd over seeds (n)", fontsize=9)
     axes[1].legend(fontsize=7)
     _save(fig, path)
+    return drawn
 
 
 def plot_sample_grids(grids: dict, path) -> None:
@@ -150,11 +211,14 @@ def read_table(path) -> pd.DataFrame:
         raise DataFileError(path, f"not a readable CSV table ({err})") from None
 
 
-def figure_from_files(name: str, inputs: dict, out_png, labels: dict | None = None) -> None:
+def figure_from_files(
+    name: str, inputs: dict, out_png, labels: dict | None = None, replicates: dict | None = None
+) -> None:
     """Draw figure ``name`` of the workflow from its input files (see the rules).
 
     ``labels``: for inputs that are lists of files (one per GAN or subset), the name of
-    each file, in order; those inputs become ``{name: path}``.
+    each file, in order; those inputs become ``{name: path}``. ``replicates``: GAN name
+    -> ``{"method", "seed"}`` (seeded GANs are drawn per method, over their seeds).
     """
     labels = labels or {}
     inputs = {
@@ -168,8 +232,17 @@ def figure_from_files(name: str, inputs: dict, out_png, labels: dict | None = No
         plot_fid_kl(read_table(inputs["table"]), out_png)
     elif name == "validation_fid":
         logs = {gan: read_validation_log(path) for gan, path in inputs["logs"].items()}
-        plot_validation_curves(logs, out_png)
+        methods = {gan: r["method"] for gan, r in (replicates or {}).items()}
+        plot_validation_curves(logs, out_png, methods)
     elif name == "sample_grids":
-        plot_sample_grids(inputs["grids"], out_png)
+        # one grid per method: its lowest seed
+        first = {}
+        for gan in sorted(
+            inputs["grids"], key=lambda g: (replicates or {}).get(g, {}).get("seed") or 0
+        ):
+            first.setdefault(
+                (replicates or {}).get(gan, {}).get("method", gan), inputs["grids"][gan]
+            )
+        plot_sample_grids(first, out_png)
     else:
         raise ValueError(f"unknown figure {name!r}")
