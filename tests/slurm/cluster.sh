@@ -34,18 +34,23 @@ install() {
     trap 'rm -f /usr/sbin/policy-rc.d' RETURN
     export DEBIAN_FRONTEND=noninteractive
     local before
-    before=$(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}")" || true)
+    before=$(daemon_pids "${DAEMONS[@]}")
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
     # a package script that started a daemon all the same (munge's does): stop it, so
     # that start finds the state it expects and nothing of the install stays running
     local pid
-    for pid in $(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}")" || true); do
+    for pid in $(daemon_pids "${DAEMONS[@]}"); do
         if ! grep -qx "$pid" <<<"$before"; then
             log "stopping $(ps -o comm= -p "$pid") (pid $pid), started by the package install"
             stop_pid "$pid"
         fi
     done
+}
+
+daemon_pids() { # daemon_pids NAME...: PIDs of processes of these exact names
+    local name
+    for name in "$@"; do pgrep -x "$name" || true; done
 }
 
 stop_pid() { # stop_pid PID: TERM, then KILL after 15 s
@@ -64,7 +69,7 @@ started() { # started NAME PIDFILE: record a daemon this script started
 purge() {
     local pid
     export DEBIAN_FRONTEND=noninteractive
-    for pid in $(pgrep -x "$(IFS='|'; echo "${DAEMONS[*]}|slurmstepd")" || true); do
+    for pid in $(daemon_pids "${DAEMONS[@]}" slurmstepd); do
         stop_pid "$pid"
     done
     if dpkg -s munge >/dev/null 2>&1 || dpkg -s slurmctld >/dev/null 2>&1 ||
