@@ -76,7 +76,7 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
         rows = table[table["subset"] == subset]
         grouped = rows.groupby("method")[shares]
         means, sds = grouped.mean().astype(float), grouped.std(ddof=1).astype(float)
-        counts = grouped.size()
+        runs = grouped.size()
         drawn[subset] = means
         k = len(shares)
         x = np.arange(k)
@@ -89,7 +89,7 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
                 yerr=_error(sds.loc[method]),
                 capsize=1.5,
                 error_kw={"lw": 0.7},
-                label=f"{method} (n={counts[method]})",
+                label=f"{method} (n={runs[method]})",
             )
         if subset in subset_counts:
             counts = subset_counts[subset]["labelled"].to_numpy(dtype=float)
