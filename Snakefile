@@ -1,5 +1,12 @@
 # advtail: adversarial learning under class imbalance.
 # Default experiment: `snakemake --cores all`. Layout and data flow: docs/architecture.md.
+from snakemake.utils import min_version
+
+# use rule ... with:, storage of rule outputs and the report layout as in Snakemake 9
+min_version("9.0")
+
+
+report: "workflow/report/workflow.rst"
 
 
 # A config named with --configfile stands alone (a full-scale reproduction must not

@@ -122,7 +122,11 @@ def test_regularizer_scaling_freezing_and_gradients():
     assert images.grad is not None and images.grad.abs().sum() > 0
     # the batch's argmax labels were recorded for the cycle
     assert paper.tracker.cycle_counts.sum() == 8
-    assert paper.end_cycle().sum() == 8 and paper.tracker.cycle_counts.sum() == 0
+    counts = paper.tracker.cycle_counts.copy()
+    cycle = paper.end_cycle()  # the cycle's row of cycles.csv: shares and the new N_k
+    assert [cycle[f"share_{k}"] for k in range(3)] == pytest.approx(counts / 8)
+    assert [cycle[f"N_{k}"] for k in range(3)] == pytest.approx(paper.tracker.frequency)
+    assert paper.tracker.cycle_counts.sum() == 0
 
 
 @pytest.mark.parametrize("form", ["paper", "code"])

@@ -11,18 +11,20 @@ from advtail.data.arrays import ImageSet, save_image_set
 from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import INCEPTION_FILE, resolve_fid_backbone
 from advtail.metrics.generation import (
-    compute_reference_statistics,
-    evaluate_samples,
     feature_statistics,
     frechet_distance,
     inception_score,
-    load_reference_statistics,
-    save_reference_statistics,
 )
 from advtail.metrics.inception import (
     InceptionFeatures,
     inception_activations,
     random_inception_state,
+)
+from advtail.stages.evaluate_samples import evaluate_samples
+from advtail.stages.fid_reference_stats import compute_reference_statistics
+from advtail.stages.reference_statistics import (
+    load_reference_statistics,
+    save_reference_statistics,
 )
 
 
@@ -47,7 +49,8 @@ def _save_set(path, images, num_classes=2, **meta):
 
 def _save_annotator(path):
     """A 2-class small CNN for 16 px grey images, saved as the annotator 'ann'."""
-    from advtail.nets.checkpoints import build_classifier, save_model
+    from advtail.nets.classifiers import build_classifier
+    from advtail.nets.files import save_model
 
     arch = {"name": "small_cnn", "num_classes": 2, "channels": 1, "mean": [0.5], "std": [0.5]}
     arch["width"] = 4
@@ -308,7 +311,7 @@ def test_figures_are_drawn(tmp_path):
 
 
 def test_validation_log_without_validation_is_an_error(tmp_path):
-    from advtail.plots.gans import read_validation_log
+    from advtail.stages.figures import read_validation_log
 
     pd.DataFrame({"step": [1], "seconds": [0.1], "loss_d": [0.3]}).to_csv(tmp_path / "log.csv")
     with pytest.raises(DataFileError, match="log.csv: expected columns"):

@@ -57,8 +57,8 @@ def test_one_step_follows_the_hand_built_ac_gan_losses():
 
         return wrapped
 
-    trainer._real_batch = recording("real", trainer._real_batch)
-    trainer._fake_batch = recording("fake", trainer._fake_batch)
+    trainer.real_batch = recording("real", trainer.real_batch)
+    trainer.fake_batch = recording("fake", trainer.fake_batch)
 
     def capturing(name, optimizer, module):
         step = optimizer.step
@@ -82,7 +82,7 @@ def test_one_step_follows_the_hand_built_ac_gan_losses():
     assert any(not torch.equal(a, b) for a, b in zip(params_d0, D.parameters(), strict=True))
 
     # D: softplus(-D(x)) + softplus(D(G(z))) + 0.7 (CE(real classes) + CE(fake classes))
-    (x_real, y_real), = batches["real"]
+    ((x_real, y_real),) = batches["real"]
     (z1, y1), (z2, y2) = batches["fake"]
     with torch.no_grad():
         fake = G0(z1, y1)
@@ -162,7 +162,7 @@ def test_cas_on_separable_data(tmp_path):
     # "samples" must score near 1 on test images of the same kind, and near chance when
     # the samples' labels are shuffled
     from advtail.data.arrays import ImageSet, save_image_set
-    from advtail.metrics.cas import classification_accuracy_score
+    from advtail.stages.classification_accuracy_score import classification_accuracy_score
 
     rng = np.random.default_rng(0)
 

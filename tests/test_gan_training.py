@@ -7,7 +7,8 @@ from advtail.losses.class_balancing import ClassBalancingRegularizer
 from advtail.losses.gan import AuxiliaryClassifierLoss, build_gan_objective
 from advtail.metrics.generation import feature_statistics, frechet_distance, kl_to_uniform
 from advtail.nets.gans import DCGANDiscriminator, DCGANGenerator
-from advtail.training.gan import DivergenceError, GANTrainer
+from advtail.training.gan import GANTrainer
+from advtail.training.loop import DivergenceError
 
 CFG = {
     "steps": 6,
@@ -82,7 +83,7 @@ def trainer(head="none", loss="relativistic", regularize=False, cfg=CFG):
 def test_every_method_trains(tmp_path, head, loss):
     images, labels = data()
     run = trainer(head, loss).fit(images, labels, tmp_path / "ck.pt", "fp")
-    assert run.step == 6 and len(run.rows) == 6
+    assert run.position == 6 and len(run.rows) == 6
     assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["loss_g"]) for r in run.rows)
 
 
@@ -117,12 +118,13 @@ def test_resume_is_exact(tmp_path):
 
 def test_cycles_record_shares_and_frequencies(tmp_path):
     images, labels = data()
-    run = trainer(regularize=True).fit(images, labels, tmp_path / "ck.pt", "fp")
-    assert len(run.cycles) == 2  # 6 steps, cycles of 3
-    shares = [run.cycles[0][f"share_{k}"] for k in range(4)]
+    t = trainer(regularize=True)
+    t.fit(images, labels, tmp_path / "ck.pt", "fp")
+    assert len(t.cycles) == 2  # 6 steps, cycles of 3
+    shares = [t.cycles[0][f"share_{k}"] for k in range(4)]
     assert sum(shares) == pytest.approx(1.0)
     # paper form: N^1 = 0.5 * 1 + c, with 3 steps x 8 samples counted
-    frequencies = [run.cycles[0][f"N_{k}"] for k in range(4)]
+    frequencies = [t.cycles[0][f"N_{k}"] for k in range(4)]
     assert sum(frequencies) == pytest.approx(0.5 * 4 + 24)
 
 
@@ -139,15 +141,21 @@ class PoisonAfter:
     def end_cycle(self):
         return None
 
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
 
 def test_nan_guard_keeps_the_last_checkpoint(tmp_path):
     images, labels = data()
     t = trainer()
     t.regularizers = [PoisonAfter(4)]
-    with pytest.raises(DivergenceError, match="generator loss became nan at step 5"):
+    with pytest.raises(DivergenceError, match="generator loss became nan in step 5"):
         t.fit(images, labels, tmp_path / "ck.pt", "fp")
     saved = torch.load(tmp_path / "ck.pt", weights_only=True)
-    assert saved["step"] == 4
+    assert saved["position"] == 4
 
 
 def test_generation_metrics_known_values():
@@ -167,9 +175,12 @@ def test_train_gan_and_generate_samples_files(tmp_path):
 
     import pandas as pd
     from advtail.data.arrays import ImageSet, load_image_set, save_image_set
-    from advtail.metrics.generation import compute_reference_statistics
-    from advtail.nets.checkpoints import build_classifier, load_generator, save_model
-    from advtail.training.gan import generate_samples, train_gan
+    from advtail.nets.classifiers import build_classifier
+    from advtail.nets.files import save_model
+    from advtail.nets.gans import load_generator
+    from advtail.stages.fid_reference_stats import compute_reference_statistics
+    from advtail.stages.generate_samples import generate_samples
+    from advtail.stages.train_gan import train_gan
 
     images, labels = data(n=48)
     save_image_set(
@@ -215,7 +226,7 @@ def test_train_gan_and_generate_samples_files(tmp_path):
         annotator_path=tmp_path / "clf.pt",
         device="cpu",
     )
-    assert run.best["step"] in (3, 6)
+    assert run.best["position"] in (3, 6)
     log = pd.read_csv(out / "log.csv")
     assert {"val_fid_annotator", "val_kl_uniform", "reg0"} <= set(log.columns)
     assert log["seconds"].is_monotonic_increasing
@@ -223,11 +234,11 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     assert len(cycles) == 2 and {"N_0", "share_3"} <= set(cycles.columns)
     generator, payload = load_generator(out / "generator.pt")
     assert payload["class_names"] == list("abcd") and not generator.conditional
-    assert json.loads((out / "meta.json").read_text())["selected_step"] == run.best["step"]
+    assert json.loads((out / "meta.json").read_text())["selected"] == run.best["position"]
     # the kept generator is the one with the lowest logged validation FID
     validated = log.dropna(subset=["val_fid_annotator"])
     assert len(validated) == 2
-    assert run.best["step"] == validated.loc[validated["val_fid_annotator"].idxmin(), "step"]
+    assert run.best["position"] == validated.loc[validated["val_fid_annotator"].idxmin(), "step"]
     sidecar = generate_samples(
         out / "generator.pt",
         20,
@@ -244,7 +255,8 @@ def test_train_gan_and_generate_samples_files(tmp_path):
 
 def _annotator_and_sets(tmp_path, n=64):
     from advtail.data.arrays import ImageSet, save_image_set
-    from advtail.nets.checkpoints import build_classifier, save_model
+    from advtail.nets.classifiers import build_classifier
+    from advtail.nets.files import save_model
 
     images, labels = data(n=n)
     for name in ("samples", "reference"):
@@ -266,8 +278,9 @@ def _annotator_and_sets(tmp_path, n=64):
 
 
 def test_evaluate_samples_against_itself(tmp_path):
-    from advtail.metrics.generation import compute_reference_statistics, evaluate_samples
-    from advtail.metrics.tables import gan_table
+    from advtail.stages.evaluate_samples import evaluate_samples
+    from advtail.stages.fid_reference_stats import compute_reference_statistics
+    from advtail.stages.tables import gan_table
 
     _annotator_and_sets(tmp_path)
     compute_reference_statistics(
@@ -293,7 +306,7 @@ def test_evaluate_samples_against_itself(tmp_path):
     shares = np.array(m["class_shares"])
     expected_kl = float(np.sum((shares + 1e-5) * np.log((shares + 1e-5) / (0.25 + 1e-5))))
     assert m["kl_uniform"] == pytest.approx(expected_kl)
-    (tmp_path / "meta.json").write_text('{"selected_step": 3, "wall_time_s": 1.5}')
+    (tmp_path / "meta.json").write_text('{"selected": 3, "wall_time_s": 1.5}')
     (tmp_path / "cas.json").write_text('{"gan": "g", "cas_accuracy": 0.75}')
     table = gan_table(
         [tmp_path / "metrics.json"],

@@ -2,8 +2,13 @@
 
 import pytest
 import torch
-from advtail.nets.checkpoints import build_classifier
-from advtail.nets.classifiers import CIFAR_MEAN, CIFAR_STD, InputNormalization, NormedLinear
+from advtail.nets.classifiers import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    InputNormalization,
+    NormedLinear,
+    build_classifier,
+)
 
 
 def arch(name, channels=3, **kwargs):

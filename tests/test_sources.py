@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from advtail.data import sources
 from advtail.data.arrays import load_image_set
-from advtail.data.sources import build_splits, prepare_dataset, stratified_split
+from advtail.data.sources import build_splits, stratified_split
 from advtail.errors import ConfigError, DataFileError
+from advtail.stages.prepare_dataset import prepare_dataset
 from PIL import Image
 
 

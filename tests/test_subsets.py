@@ -7,11 +7,11 @@ from advtail.data.arrays import UNLABELLED, load_image_set, save_image_set
 from advtail.data.subsets import (
     SOURCE_INDEX,
     build_subset,
-    make_subset,
     subset_selection,
     target_counts,
 )
 from advtail.errors import ConfigError
+from advtail.stages.make_subset import make_subset
 from conftest import make_image_set
 from test_profiles import CIFAR10_LT
 

@@ -1,6 +1,7 @@
 """The classifier trainer: resume after interruption, schedules, augmentation, model files."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -9,14 +10,12 @@ import torch
 from advtail.data.arrays import ImageSet, save_image_set
 from advtail.data.augment import random_crop_flip
 from advtail.errors import DataFileError
-from advtail.metrics.classification import (
-    classification_metrics,
-    confusion_matrix,
-    evaluate_classifier,
-)
-from advtail.nets.checkpoints import load_classifier
-from advtail.training.classifier import train_classifier
+from advtail.metrics.classification import classification_metrics, confusion_matrix
+from advtail.nets.classifiers import load_classifier
+from advtail.stages.evaluate_classifier import evaluate_classifier
+from advtail.stages.train_classifier import train_classifier
 from advtail.training.schedules import warmup_step_lr
+from conftest import REPO
 
 CFG = {
     "arch": {"name": "small_cnn", "width": 4},
@@ -89,12 +88,12 @@ def test_interrupted_training_resumes_to_the_same_weights(files, tmp_path):
     assert (tmp_path / "parts" / "ckpt" / "last.pt").exists()
     resumed = run(files, tmp_path / "parts")
     assert resumed.resumed_from == 2
-    assert whole.selected_epoch == resumed.selected_epoch
-    for key, value in whole.state_dict.items():
-        assert torch.equal(value, resumed.state_dict[key]), key
+    assert whole.selected == resumed.selected
+    for key, value in whole.best["model"].items():
+        assert torch.equal(value, resumed.best["model"][key]), key
     assert pd.read_csv(tmp_path / "parts" / "log.csv")["epoch"].tolist() == [1, 2, 3, 4]
     meta = json.loads((tmp_path / "parts" / "meta.json").read_text())
-    assert meta["resumed_from_epoch"] == 2
+    assert meta["resumed_from"] == 2 and meta["unit"] == "epoch" and meta["done"] == 4
 
 
 def test_checkpoint_of_another_config_is_set_aside(files, tmp_path):
@@ -116,7 +115,7 @@ def test_training_learns_and_logs(files, tmp_path):
     assert log["val_balanced_accuracy"].max() > 0.9
     best = log["val_balanced_accuracy"].idxmax()
     assert (
-        log.loc[result.selected_epoch - 1, "val_balanced_accuracy"]
+        log.loc[result.selected - 1, "val_balanced_accuracy"]
         == log.loc[best, "val_balanced_accuracy"]
     )
     metrics = evaluate_classifier(
@@ -194,12 +193,39 @@ def test_metrics_known_values():
     assert metrics["group_accuracy"] == pytest.approx({"head": 0.75, "body": 0.5, "tail": 0.5})
 
 
-def test_changed_code_does_not_resume(files, tmp_path, monkeypatch):
-    from advtail.training import checkpointing
+def test_resume_survives_unrelated_edits_but_not_edits_of_its_own_code(files, tmp_path):
+    """The fingerprint hashes exactly the lib files the rule lists (its import graph)."""
+    from advtail.workflow.imports import lib_sources
 
-    out = tmp_path / "run"
-    run(files, out, cfg={**CFG, "epochs": 2})
-    monkeypatch.setattr(checkpointing, "code_fingerprint", lambda: "other code")
-    rerun = run(files, out, cfg={**CFG, "epochs": 2})
+    lib = tmp_path / "lib"
+    shutil.copytree(REPO / "lib", lib, ignore=shutil.ignore_patterns("__pycache__"))
+    script = REPO / "workflow" / "scripts" / "train_classifier.py"
+
+    def code():
+        return lib_sources(script, lib)
+
+    names = {str(p.relative_to(lib)) for p in code()}
+    assert "advtail/training/classifier.py" in names
+    assert "advtail/plots/grids.py" not in names and "advtail/nets/gans.py" not in names
+    whole = run(files, tmp_path / "whole", code_files=code())
+
+    def stop_after_second(epoch, row):
+        if epoch == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(files, tmp_path / "parts", on_epoch_end=stop_after_second, code_files=code())
+    grids = lib / "advtail" / "plots" / "grids.py"
+    grids.write_text(grids.read_text() + "\n# restyled\n")  # an unrelated module
+    resumed = run(files, tmp_path / "parts", code_files=code())
+    assert resumed.resumed_from == 2
+    for key, value in whole.best["model"].items():
+        assert torch.equal(value, resumed.best["model"][key]), key
+    # an edit of the trainer itself: the checkpoint is set aside, training starts afresh
+    with pytest.raises(Interrupt):
+        run(files, tmp_path / "again", on_epoch_end=stop_after_second, code_files=code())
+    trainer = lib / "advtail" / "training" / "classifier.py"
+    trainer.write_text(trainer.read_text() + "\n# changed\n")
+    rerun = run(files, tmp_path / "again", code_files=code())
     assert rerun.resumed_from == 0
-    assert (out / "ckpt" / "last.stale").exists()
+    assert (tmp_path / "again" / "ckpt" / "last.stale").exists()

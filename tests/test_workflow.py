@@ -155,6 +155,33 @@ def test_touching_a_source_module_reruns_everything_below_it(workdir, tmp_path):
     }
 
 
+TRAINING_RULES = ("train_classifier", "train_gan", "classification_accuracy_score")
+
+
+def test_restyling_sample_grids_retrains_no_gan(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    edit(copy / "lib/advtail/plots/grids.py")
+    planned = planned_jobs(snakemake(copy, "-n"))
+    assert "train_gan" not in planned and "train_classifier" not in planned
+    assert planned["generate_samples"] == 4  # the grids are drawn there
+
+
+def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    edit(copy / "lib/advtail/nets/gans.py")
+    planned = planned_jobs(snakemake(copy, "-n"))
+    assert "train_classifier" not in planned and "evaluate_classifier" not in planned
+    assert planned["train_gan"] == 4 and planned["generate_samples"] == 4
+
+
+def test_editing_a_metrics_only_module_plans_no_training(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    edit(copy / "lib/advtail/metrics/inception.py")
+    planned = planned_jobs(snakemake(copy, "-n"))
+    assert not set(TRAINING_RULES) & set(planned), planned
+    assert planned["evaluate_samples"] == 4 and planned["fid_reference_stats"] == 2
+
+
 def default_with(tmp_path: Path, mutate) -> Path:
     """A config file: the default config changed by ``mutate``."""
     config = fast(yaml.safe_load((REPO / "config/config.yaml").read_text()))

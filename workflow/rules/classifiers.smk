@@ -3,9 +3,9 @@
 
 rule train_classifier:
     input:
-        lib_sources("train_classifier.py"),
+        lib=lib_sources("train_classifier.py"),
         train=classifier_subset_file,
-        val="results/datasets/{dataset}/val.npz",
+        val=rules.prepare_dataset.output.val,
     output:
         model="results/classifiers/{dataset}/{subset}/{classifier}/model.pt",
         log_csv="results/classifiers/{dataset}/{subset}/{classifier}/log.csv",
@@ -29,9 +29,9 @@ rule train_classifier:
 
 rule evaluate_classifier:
     input:
-        lib_sources("evaluate_classifier.py"),
-        model="results/classifiers/{dataset}/{subset}/{classifier}/model.pt",
-        test="results/datasets/{dataset}/test.npz",
+        lib=lib_sources("evaluate_classifier.py"),
+        model=rules.train_classifier.output.model,
+        test=rules.prepare_dataset.output.test,
     output:
         metrics="results/classifiers/{dataset}/{subset}/{classifier}/metrics.json",
         confusion="results/classifiers/{dataset}/{subset}/{classifier}/confusion.csv",
@@ -50,7 +50,7 @@ rule evaluate_classifier:
 
 rule classifier_table:
     input:
-        lib_sources("classifier_table.py"),
+        lib=lib_sources("classifier_table.py"),
         metrics=classifier_files("metrics.json"),
     output:
         report(

@@ -60,15 +60,26 @@ def lib_sources(script):
     ]
 
 
+def check_location(section, name, wildcards):
+    """A wildcard path must be where the config puts entry ``name`` of ``section``
+    (a subset under its dataset; a classifier or GAN under its subset's dataset and
+    its subset): one clear error instead of a job on the wrong data."""
+    cfg = config[section][name]
+    subset = name if section == "subsets" else cfg["subset"]
+    expected = {"dataset": config["subsets"][subset]["dataset"], "subset": subset}
+    for key, value in expected.items():
+        if key in wildcards.keys() and wildcards[key] != value:
+            where = "dataset" if section == "subsets" else "subset"
+            raise ValueError(
+                f"{section[:-1]} '{name}' is of {key} '{value}', not '{wildcards[key]}' "
+                f"(config key {section}.{name}.{where})"
+            )
+
+
 def subset_train_split(wildcards):
-    """The train split of the dataset the subset names (it must match the path)."""
-    dataset = config["subsets"][wildcards.subset]["dataset"]
-    if dataset != wildcards.dataset:
-        raise ValueError(
-            f"subset '{wildcards.subset}' is of dataset '{dataset}', "
-            f"not '{wildcards.dataset}' (config key subsets.{wildcards.subset}.dataset)"
-        )
-    return f"results/datasets/{dataset}/train.npz"
+    """The train split of the dataset the subset names."""
+    check_location("subsets", wildcards.subset, wildcards)
+    return f"results/datasets/{wildcards.dataset}/train.npz"
 
 
 def subset_configs(wildcards):
@@ -101,14 +112,8 @@ def classifier_files(filename):
 
 
 def classifier_subset_file(wildcards):
-    """The subset the classifier trains on (it must match the path)."""
-    expected = classifier_dir(wildcards.classifier)
-    asked = f"results/classifiers/{wildcards.dataset}/{wildcards.subset}/{wildcards.classifier}"
-    if asked != expected:
-        raise ValueError(
-            f"classifier '{wildcards.classifier}' lives in {expected}, not {asked} "
-            f"(config key classifiers.{wildcards.classifier}.subset)"
-        )
+    """The subset the classifier trains on."""
+    check_location("classifiers", wildcards.classifier, wildcards)
     return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/subset.npz"
 
 
@@ -122,14 +127,8 @@ def gan_dir(name):
 
 
 def gan_subset_file(wildcards):
-    """The subset the GAN learns (it must match the path)."""
-    expected = gan_dir(wildcards.gan)
-    asked = f"results/gans/{wildcards.dataset}/{wildcards.subset}/{wildcards.gan}"
-    if asked != expected:
-        raise ValueError(
-            f"GAN '{wildcards.gan}' lives in {expected}, not {asked} "
-            f"(config key gans.{wildcards.gan}.subset)"
-        )
+    """The subset the GAN learns."""
+    check_location("gans", wildcards.gan, wildcards)
     return f"results/subsets/{wildcards.dataset}/{wildcards.subset}/subset.npz"
 
 

@@ -3,7 +3,7 @@
 
 rule prepare_dataset:
     input:
-        lib_sources("prepare_dataset.py"),
+        lib=lib_sources("prepare_dataset.py"),
     output:
         train="results/datasets/{dataset}/train.npz",
         train_meta="results/datasets/{dataset}/train.json",
@@ -27,7 +27,7 @@ rule prepare_dataset:
 
 rule make_subset:
     input:
-        lib_sources("make_subset.py"),
+        lib=lib_sources("make_subset.py"),
         train=subset_train_split,
     output:
         npz="results/subsets/{dataset}/{subset}/subset.npz",

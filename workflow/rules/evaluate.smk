@@ -4,7 +4,7 @@
 rule fid_reference_stats:
     input:
         unpack(fid_stats_inputs),
-        lib_sources("fid_reference_stats.py"),
+        lib=lib_sources("fid_reference_stats.py"),
         split="results/datasets/{dataset}/{split}.npz",
     output:
         stats="results/fid_stats/{dataset}/{split}/{backbone}.npz",
@@ -28,8 +28,8 @@ rule fid_reference_stats:
 rule evaluate_samples:
     input:
         unpack(evaluation_inputs),
-        lib_sources("evaluate_samples.py"),
-        samples="results/samples/{dataset}/{subset}/{gan}/samples.npz",
+        lib=lib_sources("evaluate_samples.py"),
+        samples=rules.generate_samples.output.samples,
     output:
         metrics="results/samples/{dataset}/{subset}/{gan}/metrics.json",
     log:
@@ -49,10 +49,10 @@ rule evaluate_samples:
 
 rule classification_accuracy_score:
     input:
-        lib_sources("classification_accuracy_score.py"),
-        samples="results/samples/{dataset}/{subset}/{gan}/samples.npz",
-        val="results/datasets/{dataset}/val.npz",
-        test="results/datasets/{dataset}/test.npz",
+        lib=lib_sources("classification_accuracy_score.py"),
+        samples=rules.generate_samples.output.samples,
+        val=rules.prepare_dataset.output.val,
+        test=rules.prepare_dataset.output.test,
     output:
         model="results/samples/{dataset}/{subset}/{gan}/cas/model.pt",
         log_csv="results/samples/{dataset}/{subset}/{gan}/cas/log.csv",
@@ -77,7 +77,7 @@ rule classification_accuracy_score:
 
 rule gan_table:
     input:
-        lib_sources("gan_table.py"),
+        lib=lib_sources("gan_table.py"),
         metrics=sample_files("metrics.json"),
         meta=gan_files("meta.json"),
         cas=sample_files("cas/metrics.json", cas_gans()),

@@ -3,7 +3,7 @@
 
 rule train_gan:
     input:
-        lib_sources("train_gan.py"),
+        lib=lib_sources("train_gan.py"),
         subset=gan_subset_file,
         in_loop=gan_in_loop_model,
         annotator=gan_annotator_model,
@@ -32,8 +32,8 @@ rule train_gan:
 
 rule generate_samples:
     input:
-        lib_sources("generate_samples.py"),
-        generator="results/gans/{dataset}/{subset}/{gan}/generator.pt",
+        lib=lib_sources("generate_samples.py"),
+        generator=rules.train_gan.output.generator,
         labeller=gan_labeller_model,
     output:
         samples="results/samples/{dataset}/{subset}/{gan}/samples.npz",

@@ -1,39 +1,11 @@
 # Figures of the GAN experiments: each results/figures/<name>.png is a target on its own.
-
-FIGURE_LOG = "results/logs/figures/{}.log"
-
-
-rule figure_class_distribution:
-    input:
-        lib_sources("gan_figure.py"),
-        table="results/tables/gan_metrics.csv",
-        counts=[subset_files(s, ("counts.csv",))[0] for s in gan_subsets()],
-    output:
-        report(
-            "results/figures/class_distribution.png",
-            caption="../report/class_distribution.rst",
-            category="Figures",
-        ),
-    log:
-        FIGURE_LOG.format("class_distribution"),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
-    params:
-        figure="class_distribution",
-        labels={"counts": gan_subsets()},
-        replicates=canonical(REPLICATES["gans"]),
-    script:
-        "../scripts/gan_figure.py"
+# One rule draws fid_kl; the others reuse it with their own inputs (use rule ... with:).
 
 
 rule figure_fid_kl:
     input:
-        lib_sources("gan_figure.py"),
-        table="results/tables/gan_metrics.csv",
+        lib=lib_sources("gan_figure.py"),
+        table=rules.gan_table.output[0],
     output:
         report(
             "results/figures/fid_kl.png",
@@ -41,7 +13,7 @@ rule figure_fid_kl:
             category="Figures",
         ),
     log:
-        FIGURE_LOG.format("fid_kl"),
+        "results/logs/figures/fid_kl.log",
     conda:
         ENV
     threads: 1
@@ -56,9 +28,28 @@ rule figure_fid_kl:
         "../scripts/gan_figure.py"
 
 
-rule figure_validation_fid:
+use rule figure_fid_kl as figure_class_distribution with:
     input:
-        lib_sources("gan_figure.py"),
+        lib=lib_sources("gan_figure.py"),
+        table=rules.gan_table.output[0],
+        counts=[subset_files(s, ("counts.csv",))[0] for s in gan_subsets()],
+    output:
+        report(
+            "results/figures/class_distribution.png",
+            caption="../report/class_distribution.rst",
+            category="Figures",
+        ),
+    log:
+        "results/logs/figures/class_distribution.log",
+    params:
+        figure="class_distribution",
+        labels={"counts": gan_subsets()},
+        replicates=canonical(REPLICATES["gans"]),
+
+
+use rule figure_fid_kl as figure_validation_fid with:
+    input:
+        lib=lib_sources("gan_figure.py"),
         logs=gan_files("log.csv", validated_gans()),
     output:
         report(
@@ -67,24 +58,16 @@ rule figure_validation_fid:
             category="Figures",
         ),
     log:
-        FIGURE_LOG.format("validation_fid"),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
+        "results/logs/figures/validation_fid.log",
     params:
         figure="validation_fid",
         labels={"logs": validated_gans()},
         replicates=canonical(REPLICATES["gans"]),
-    script:
-        "../scripts/gan_figure.py"
 
 
-rule figure_sample_grids:
+use rule figure_fid_kl as figure_sample_grids with:
     input:
-        lib_sources("gan_figure.py"),
+        lib=lib_sources("gan_figure.py"),
         grids=sample_files("grid.png"),
     output:
         report(
@@ -93,16 +76,8 @@ rule figure_sample_grids:
             category="Figures",
         ),
     log:
-        FIGURE_LOG.format("sample_grids"),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
+        "results/logs/figures/sample_grids.log",
     params:
         figure="sample_grids",
         labels={"grids": GANS},
         replicates=canonical(REPLICATES["gans"]),
-    script:
-        "../scripts/gan_figure.py"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from advtail.metrics.cas import classification_accuracy_score
+from advtail.stages.classification_accuracy_score import classification_accuracy_score
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):
@@ -16,4 +16,6 @@ with rule_log(snakemake.log[0]):
         snakemake.params.checkpoint,
         device=snakemake.config["device"],
         threads=snakemake.threads,
+        # the checkpoint resumes unless one of these (the rule's lib inputs) changed
+        code_files=snakemake.input.lib,
     )

@@ -1,6 +1,6 @@
 """Rule classifier_table: every classifier's test metrics in one CSV, and per method."""
 
-from advtail.metrics.tables import classifier_table
+from advtail.stages.tables import classifier_table
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Rule evaluate_classifier: test-split metrics and confusion matrix of one classifier."""
 
-from advtail.metrics.classification import evaluate_classifier
+from advtail.stages.evaluate_classifier import evaluate_classifier
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

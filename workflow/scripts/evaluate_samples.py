@@ -1,6 +1,6 @@
 """Rule evaluate_samples: KL to uniform, class shares, FID and IS of a GAN's samples."""
 
-from advtail.metrics.generation import evaluate_samples
+from advtail.stages.evaluate_samples import evaluate_samples
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

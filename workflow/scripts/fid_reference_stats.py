@@ -1,6 +1,6 @@
 """Rule fid_reference_stats: feature mean and covariance of a real split, cached."""
 
-from advtail.metrics.generation import compute_reference_statistics
+from advtail.stages.fid_reference_stats import compute_reference_statistics
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

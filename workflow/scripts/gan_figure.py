@@ -1,6 +1,6 @@
 """Rules of results/figures/*.png: one figure of the GAN experiments each."""
 
-from advtail.plots.gans import figure_from_files
+from advtail.stages.figures import figure_from_files
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Rule gan_table: every GAN's sample metrics and CAS in one CSV, and per method."""
 
-from advtail.metrics.tables import gan_table
+from advtail.stages.tables import gan_table
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Rule generate_samples: samples of one trained GAN, labelled, and a grid by class."""
 
-from advtail.training.gan import generate_samples
+from advtail.stages.generate_samples import generate_samples
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):
@@ -12,4 +12,5 @@ with rule_log(snakemake.log[0]):
         seed=snakemake.params.samples["seed"],
         labeller_path=snakemake.input.labeller or None,
         device=snakemake.config["device"],
+        threads=snakemake.threads,
     )

@@ -1,6 +1,6 @@
 """Rule make_subset: one subset of a dataset's train split, its counts table and chart."""
 
-from advtail.data.subsets import make_subset
+from advtail.stages.make_subset import make_subset
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):

@@ -1,6 +1,6 @@
 """Rule train_classifier: train one configured classifier, resuming from its checkpoint."""
 
-from advtail.training.classifier import train_classifier
+from advtail.stages.train_classifier import train_classifier
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):
@@ -15,4 +15,6 @@ with rule_log(snakemake.log[0]):
         snakemake.params.checkpoint,
         device=snakemake.config["device"],
         threads=snakemake.threads,
+        # the checkpoint resumes unless one of these (the rule's lib inputs) changed
+        code_files=snakemake.input.lib,
     )

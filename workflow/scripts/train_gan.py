@@ -1,6 +1,6 @@
 """Rule train_gan: train one configured GAN, resuming from its checkpoint."""
 
-from advtail.training.gan import train_gan
+from advtail.stages.train_gan import train_gan
 from advtail.workflow.logs import rule_log
 
 with rule_log(snakemake.log[0]):
@@ -18,4 +18,6 @@ with rule_log(snakemake.log[0]):
         annotator_path=snakemake.input.annotator or None,
         device=snakemake.config["device"],
         threads=snakemake.threads,
+        # the checkpoint resumes unless one of these (the rule's lib inputs) changed
+        code_files=snakemake.input.lib,
     )

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from advtail.data.arrays import ImageSet, save_image_set
+from advtail.data.arrays import ImageSet
 from advtail.errors import ConfigError, DataFileError
 
 log = logging.getLogger(__name__)
@@ -313,19 +313,3 @@ def build_splits(name: str, cfg: dict) -> dict[str, ImageSet]:
         )
         for split in SPLITS
     }
-
-
-def prepare_dataset(name: str, cfg: dict, outputs: dict[str, str | Path]) -> dict[str, dict]:
-    """Build every split of dataset ``name`` and write each to ``outputs[split]``."""
-    splits = build_splits(name, cfg)
-    sidecars = {}
-    for split, image_set in splits.items():
-        sidecars[split] = save_image_set(outputs[split], image_set)
-        log.info(
-            "%s/%s: %d images, counts %s",
-            name,
-            split,
-            len(image_set.labels),
-            sidecars[split]["class_counts"],
-        )
-    return sidecars

@@ -19,17 +19,15 @@ rho = 10 keeps. The output ``subset.npz`` is canonical (see ``arrays``) plus
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from advtail.data.arrays import UNLABELLED, ImageSet, load_image_set, save_image_set
+from advtail.data.arrays import UNLABELLED, ImageSet
 from advtail.data.profiles import (
     balanced_counts,
     class_groups,
     exponential_counts,
-    imbalance_ratio_of,
     step_counts,
 )
 from advtail.errors import ConfigError
@@ -151,30 +149,3 @@ def counts_table(subset: ImageSet, train_labels: np.ndarray) -> pd.DataFrame:
             "group": class_groups(total),
         }
     )
-
-
-def make_subset(
-    name: str,
-    subsets: dict,
-    train_path: str | Path,
-    out_npz: str | Path,
-    out_csv: str | Path,
-    out_png: str | Path,
-) -> pd.DataFrame:
-    """Build subset ``name`` from the train split file and write npz, counts.csv and counts.png."""
-    from advtail.plots.counts import plot_class_counts
-
-    train = load_image_set(train_path)
-    subset = build_subset(name, subsets, train)
-    table = counts_table(subset, train.labels)
-    sidecar = save_image_set(
-        out_npz, subset, imbalance_ratio=imbalance_ratio_of(table["count"].to_numpy())
-    )
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_csv, index=False)
-    title = (
-        f"{sidecar['dataset']} / {name} ({subsets[name]['profile']}, {len(subset.labels)} images)"
-    )
-    plot_class_counts(table, title, out_png)
-    log.info("%s: counts %s", name, table["count"].tolist())
-    return table

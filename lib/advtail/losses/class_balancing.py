@@ -184,5 +184,17 @@ class ClassBalancingRegularizer:
         self.tracker.observe(probabilities.argmax(dim=1))
         return self.scale * class_balancing_term(probabilities, self.tracker.weights())
 
-    def end_cycle(self) -> np.ndarray:
-        return self.tracker.end_cycle()
+    def end_cycle(self) -> dict:
+        """Close a cycle: its row of ``cycles.csv``, the argmax shares of the cycle's
+        samples (``share_k``) and the effective class frequencies they led to (``N_k``)."""
+        counts = self.tracker.end_cycle()
+        total = max(float(np.sum(counts)), 1.0)
+        row = {f"share_{k}": float(c) / total for k, c in enumerate(counts)}
+        row |= {f"N_{k}": float(n) for k, n in enumerate(self.tracker.frequency)}
+        return row
+
+    def state_dict(self) -> dict:
+        return self.tracker.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.tracker.load_state_dict(state)

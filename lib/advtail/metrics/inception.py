@@ -34,7 +34,7 @@ _REQUIRED_KEYS = ("Conv2d_1a_3x3.conv.weight", "Mixed_7c.branch_pool.conv.weight
 
 def load_inception_state(path: str | Path) -> dict:
     """The state dict of pytorch-fid's FID Inception network from ``path``, checked."""
-    from advtail.nets.checkpoints import load_torch_file
+    from advtail.nets.files import load_torch_file
 
     state = load_torch_file(path, "Inception weights file")
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED_KEYS):

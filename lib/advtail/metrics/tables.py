@@ -1,30 +1,13 @@
-"""Tables (CSV, pandas) gathered from the per-run metrics files."""
+"""Tables (pandas) of per-run metrics: rows per run, aggregates per method over seeds."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
-from advtail.errors import DataFileError
 
-
-def read_metrics(path: str | Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataFileError(path, f"not a readable metrics file ({err})") from None
-
-
-def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
-    table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
-    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_csv, index=False, float_format="%.4f")
-    return table
-
-
-def _replicate(name: str, replicates: dict | None) -> dict:
+def replicate_of(name: str, replicates: dict | None) -> dict:
     """``{"method", "seed"}`` of a configured entry (itself, seed unknown, if unlisted)."""
     return (replicates or {}).get(name, {"method": name, "seed": None})
 
@@ -63,53 +46,6 @@ def summary_path(out_csv: str | Path) -> Path:
     return out_csv.with_name(f"{out_csv.stem}_summary.csv")
 
 
-def classifier_table(
-    metrics_paths,
-    out_csv: str | Path,
-    experiment: str = "",
-    replicates: dict | None = None,
-    out_summary: str | Path | None = None,
-) -> pd.DataFrame:
-    """One row per classifier: overall, balanced, head/body/tail and per-class accuracy.
-
-    ``experiment`` (the config's name) fills the first column, so a table says which
-    config it was gathered for. ``replicates`` (:func:`advtail.config.expand_seeds`)
-    gives each row its method and seed; ``out_summary`` receives the per-method mean,
-    standard deviation and seed count (:func:`summarize_by_method`).
-    """
-    rows = []
-    for path in metrics_paths:
-        m = read_metrics(path)
-        row = {"experiment": experiment}
-        row |= {key: m.get(key) for key in ("dataset", "subset", "classifier")}
-        row |= _replicate(m.get("classifier"), replicates)
-        row |= {
-            key: m.get(key)
-            for key in (
-                "role",
-                "arch",
-                "loss",
-                "reweighting",
-                "selected_epoch",
-                "num_test",
-                "accuracy",
-                "balanced_accuracy",
-            )
-        }
-        row.update({f"{g}_accuracy": a for g, a in m["group_accuracy"].items()})
-        row.update(
-            {
-                f"acc_{name}": a
-                for name, a in zip(m["class_names"], m["per_class_accuracy"], strict=True)
-            }
-        )
-        rows.append(row)
-    table = write_table(rows, out_csv)
-    if out_summary is not None:
-        write_table(summarize_by_method(table), out_summary)
-    return table
-
-
 def imbalance_ratio(subset: str, subsets: dict) -> float:
     """n_max / n_min of a configured subset: its ratio, 1 for balanced profiles."""
     cfg = subsets.get(subset, {})
@@ -140,45 +76,58 @@ GAN_COLUMNS = (
 INCEPTION_ONLY = {"fid_inception", "is_inception"}
 
 
-def gan_table(
-    metrics_paths,
-    meta_paths,
-    out_csv: str | Path,
+def classifier_row(m: dict, experiment: str = "", replicates: dict | None = None) -> dict:
+    """One classifier's row: overall, balanced, head/body/tail and per-class accuracy."""
+    row = {"experiment": experiment}
+    row |= {key: m.get(key) for key in ("dataset", "subset", "classifier")}
+    row |= replicate_of(m.get("classifier"), replicates)
+    row |= {
+        key: m.get(key)
+        for key in (
+            "role",
+            "arch",
+            "loss",
+            "reweighting",
+            "selected_epoch",
+            "num_test",
+            "accuracy",
+            "balanced_accuracy",
+        )
+    }
+    row.update({f"{g}_accuracy": a for g, a in m["group_accuracy"].items()})
+    row.update(
+        {
+            f"acc_{name}": a
+            for name, a in zip(m["class_names"], m["per_class_accuracy"], strict=True)
+        }
+    )
+    return row
+
+
+def gan_row(
+    m: dict,
+    meta: dict,
+    cas: dict | None = None,
     experiment: str = "",
-    cas_paths=(),
     subsets: dict | None = None,
     replicates: dict | None = None,
-    out_summary: str | Path | None = None,
-) -> pd.DataFrame:
-    """One row per GAN: FID (and its backbone), IS, KL to uniform, CAS, shares, wall time.
+) -> dict:
+    """One GAN's row: FID (and its backbone), IS, KL to uniform, CAS, shares, wall time.
 
-    ``cas_paths``: the CAS metrics of the GANs that have one (matched by GAN name);
-    ``subsets``: the config's subsets, for each row's imbalance ratio; ``replicates``
-    and ``out_summary`` as for :func:`classifier_table`.
+    ``m``: its sample metrics; ``meta``: its training meta; ``cas``: its CAS metrics.
     """
-    cas = {}
-    for path in cas_paths:
-        m = read_metrics(path)
-        cas[m["gan"]] = m
-    rows = []
-    for metrics_path, meta_path in zip(metrics_paths, meta_paths, strict=True):
-        m, meta = read_metrics(metrics_path), read_metrics(meta_path)
-        row = {"experiment": experiment}
-        # Inception columns only where Inception weights were there
-        columns = [key for key in GAN_COLUMNS if key in m or key not in INCEPTION_ONLY]
-        row |= {key: m.get(key) for key in columns[:3]}  # dataset, subset, gan
-        row |= _replicate(m.get("gan"), replicates)
-        row |= {key: m.get(key) for key in columns[3:]}
-        row["imbalance_ratio"] = imbalance_ratio(m.get("subset"), subsets or {})
-        row["cas_accuracy"] = cas.get(m.get("gan"), {}).get("cas_accuracy")
-        row["selected_step"] = meta.get("selected_step")
-        row["train_wall_time_s"] = meta.get("wall_time_s")
-        row |= {
-            f"share_{name}": share
-            for name, share in zip(m["class_names"], m["class_shares"], strict=True)
-        }
-        rows.append(row)
-    table = write_table(rows, out_csv)
-    if out_summary is not None:
-        write_table(summarize_by_method(table), out_summary)
-    return table
+    row = {"experiment": experiment}
+    # Inception columns only where Inception weights were there
+    columns = [key for key in GAN_COLUMNS if key in m or key not in INCEPTION_ONLY]
+    row |= {key: m.get(key) for key in columns[:3]}  # dataset, subset, gan
+    row |= replicate_of(m.get("gan"), replicates)
+    row |= {key: m.get(key) for key in columns[3:]}
+    row["imbalance_ratio"] = imbalance_ratio(m.get("subset"), subsets or {})
+    row["cas_accuracy"] = (cas or {}).get("cas_accuracy")
+    row["selected_step"] = meta.get("selected")
+    row["train_wall_time_s"] = meta.get("wall_time_s")
+    row |= {
+        f"share_{name}": share
+        for name, share in zip(m["class_names"], m["class_shares"], strict=True)
+    }
+    return row

@@ -9,9 +9,14 @@ annotator features use them) and ``head`` (the last layer).
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from advtail.nets.files import load_model
 
 # Per-channel statistics of CIFAR-10 in [0, 1] (as kaidic/LDAM-DRW normalises).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -237,3 +242,22 @@ ARCHITECTURES = {
     "resnet18": resnet18,
     "wrn": wide_resnet,
 }
+
+# Keys of an ``arch`` dict every classifier takes; the rest go to its builder.
+ARCH_KEYS = {"name", "num_classes", "channels", "mean", "std"}
+
+
+def build_classifier(arch: dict) -> Classifier:
+    """A freshly initialised classifier described by ``arch``."""
+    builder = ARCHITECTURES[arch["name"]]
+    allowed = set(inspect.signature(builder).parameters)
+    kwargs = {k: v for k, v in arch.items() if k not in ARCH_KEYS}
+    unknown = set(kwargs) - allowed
+    if unknown:
+        raise ValueError(f"architecture '{arch['name']}' takes no {sorted(unknown)}")
+    return builder(arch["num_classes"], arch["channels"], arch["mean"], arch["std"], **kwargs)
+
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
+    """(model in eval mode on ``device``, the file's dict) from a classifier ``model.pt``."""
+    return load_model(path, "classifier", ARCHITECTURES, build_classifier, device)

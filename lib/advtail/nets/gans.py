@@ -19,11 +19,14 @@ Every discriminator returns ``(adversarial logit [N], class logits [N, K] or Non
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
+
+from advtail.nets.files import load_model
 
 HEADS = ("none", "projection", "ac")
 
@@ -265,3 +268,20 @@ class ResNetDiscriminator(Discriminator):
 
 GENERATORS = {"sndcgan": DCGANGenerator, "snresgan": ResNetGenerator}
 DISCRIMINATORS = {"sndcgan": DCGANDiscriminator, "snresgan": ResNetDiscriminator}
+
+
+def build_generator(arch: dict) -> Generator:
+    """A generator from ``{name, resolution, channels, latent_dim, width, num_classes}``."""
+    kwargs = {k: v for k, v in arch.items() if k != "name"}
+    return GENERATORS[arch["name"]](**kwargs)
+
+
+def build_discriminator(arch: dict) -> Discriminator:
+    """A discriminator from ``{name, resolution, channels, width, head, num_classes, sn}``."""
+    kwargs = {k: v for k, v in arch.items() if k != "name"}
+    return DISCRIMINATORS[arch["name"]](**kwargs)
+
+
+def load_generator(path: str | Path, device: str | torch.device = "cpu"):
+    """(generator in eval mode on ``device``, the file's dict) from a ``generator.pt``."""
+    return load_model(path, "generator", GENERATORS, build_generator, device)

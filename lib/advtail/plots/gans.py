@@ -17,8 +17,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from advtail.errors import DataFileError  # noqa: E402
-
 # Okabe & Ito's colour-blind-safe palette, for every series of these figures
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 plt.rcParams["axes.prop_cycle"] = plt.cycler(color=OKABE_ITO)
@@ -145,18 +143,6 @@ def plot_fid_kl(table: pd.DataFrame, path) -> dict:
     return drawn
 
 
-def read_validation_log(path) -> pd.DataFrame:
-    """The validation rows of a GAN's log.csv (step, seconds, val_* columns)."""
-    try:
-        log = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataFileError(path, f"not a readable GAN training log ({err})") from None
-    fid = [c for c in log.columns if c.startswith("val_fid")]
-    if not fid or not {"step", "seconds"} <= set(log.columns):
-        raise DataFileError(path, "expected columns step, seconds and val_fid_* (validation)")
-    return log.dropna(subset=fid[:1])
-
-
 def plot_validation_curves(logs: dict, path, methods: dict | None = None) -> dict:
     """Validation FID of each method against generator iterations and wall-clock seconds:
     the mean over the method's seeds (``methods``: log name -> method), with a band of
@@ -201,48 +187,3 @@ def plot_sample_grids(grids: dict, path) -> None:
         ax.set_title(name, fontsize=9)
         ax.axis("off")
     _save(fig, path)
-
-
-# ------------------------------------------------------------ from the workflow's files
-def read_table(path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataFileError(path, f"not a readable CSV table ({err})") from None
-
-
-def figure_from_files(
-    name: str, inputs: dict, out_png, labels: dict | None = None, replicates: dict | None = None
-) -> None:
-    """Draw figure ``name`` of the workflow from its input files (see the rules).
-
-    ``labels``: for inputs that are lists of files (one per GAN or subset), the name of
-    each file, in order; those inputs become ``{name: path}``. ``replicates``: GAN name
-    -> ``{"method", "seed"}`` (seeded GANs are drawn per method, over their seeds).
-    """
-    labels = labels or {}
-    inputs = {
-        key: dict(zip(labels[key], files, strict=True)) if key in labels else files
-        for key, files in inputs.items()
-    }
-    if name == "class_distribution":
-        counts = {subset: read_table(path) for subset, path in inputs["counts"].items()}
-        plot_class_distribution(read_table(inputs["table"]), counts, out_png)
-    elif name == "fid_kl":
-        plot_fid_kl(read_table(inputs["table"]), out_png)
-    elif name == "validation_fid":
-        logs = {gan: read_validation_log(path) for gan, path in inputs["logs"].items()}
-        methods = {gan: r["method"] for gan, r in (replicates or {}).items()}
-        plot_validation_curves(logs, out_png, methods)
-    elif name == "sample_grids":
-        # one grid per method: its lowest seed
-        first = {}
-        for gan in sorted(
-            inputs["grids"], key=lambda g: (replicates or {}).get(g, {}).get("seed") or 0
-        ):
-            first.setdefault(
-                (replicates or {}).get(gan, {}).get("method", gan), inputs["grids"][gan]
-            )
-        plot_sample_grids(first, out_png)
-    else:
-        raise ValueError(f"unknown figure {name!r}")

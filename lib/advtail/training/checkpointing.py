@@ -1,5 +1,9 @@
-"""Atomic checkpoint files, kept outside a rule's declared outputs so a failed job
-does not delete them; rerunning an interrupted rule resumes from the last one."""
+"""Checkpoints of interrupted trainings: whose they are, and reading them back.
+
+Checkpoint files live outside a rule's declared outputs (a failed job does not delete
+them) and are written atomically (:func:`advtail.nets.files.atomic_torch_save`);
+rerunning an interrupted rule resumes from the last one when its fingerprint matches.
+"""
 
 from __future__ import annotations
 
@@ -11,36 +15,38 @@ from pathlib import Path
 
 import torch
 
-from advtail.data.arrays import atomic_write_bytes
-
 log = logging.getLogger(__name__)
 
 
-def atomic_torch_save(payload, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
-    atomic_write_bytes(path, lambda handle: torch.save(payload, handle))
+def _package_relative(path: Path) -> str:
+    """``.../lib/advtail/nets/files.py`` -> ``advtail/nets/files.py`` (checkout-independent)."""
+    parts = path.resolve().parts
+    if "advtail" in parts:
+        index = len(parts) - 1 - parts[::-1].index("advtail")
+        return "/".join(parts[index:])
+    return path.name
 
 
-def code_fingerprint() -> str:
-    """sha256 of the advtail package's Python sources.
+def code_fingerprint(files) -> str:
+    """sha256 of the given source files (names within the package, and contents).
 
-    Part of every checkpoint's fingerprint: Snakemake reruns a training job when a lib
-    module it imports changes, and that rerun must train with the new code, not resume
-    (or return) the checkpoint the old code wrote.
+    ``files`` are exactly the lib files the rule lists as inputs (its script's import
+    graph): Snakemake reruns the job when one of them changes, and that rerun must train
+    with the new code rather than resume the old code's checkpoint. An edit to any other
+    module changes neither the job nor its fingerprint, so an interrupted training
+    resumes.
     """
-    import advtail
-
-    root = Path(advtail.__file__).parent
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
+    for path in sorted((Path(f) for f in files), key=_package_relative):
+        digest.update(_package_relative(path).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def fingerprint_of(*parts) -> str:
-    """A hash of a run's configuration and code: a checkpoint resumes only the same run."""
-    text = json.dumps([code_fingerprint(), *parts], sort_keys=True, default=str)
+def fingerprint_of(code_files, *parts) -> str:
+    """A hash of a run's code (``code_files``), configuration and data: a checkpoint
+    resumes only the same run."""
+    text = json.dumps([code_fingerprint(code_files), *parts], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -61,7 +67,7 @@ def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:
         return None
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
         log.warning(
-            "checkpoint %s is of another configuration; set aside as %s",
+            "checkpoint %s is of another configuration or code; set aside as %s",
             path,
             path.with_suffix(".stale").name,
         )

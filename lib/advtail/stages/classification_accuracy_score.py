@@ -1,4 +1,5 @@
-"""Classification accuracy score (Ravuri & Vinyals, 2019).
+"""Rule classification_accuracy_score (Ravuri & Vinyals, 2019): train on a GAN's
+samples, test on real data.
 
 Train a classifier on generated samples with their labels (the conditioning labels of
 a conditional GAN; the labeller's for an unconditional one), then measure its accuracy
@@ -10,6 +11,10 @@ The model kept is the last epoch's: nothing real is used for training or selecti
 from __future__ import annotations
 
 from pathlib import Path
+
+from advtail.data.arrays import load_image_set, write_json
+from advtail.stages.evaluate_classifier import evaluate_classifier
+from advtail.stages.train_classifier import train_classifier
 
 
 def cas_recipe(cfg: dict) -> dict:
@@ -27,16 +32,13 @@ def classification_accuracy_score(
     checkpoint_path,
     device: str = "auto",
     threads: int | None = None,
+    code_files=None,
 ) -> dict:
     """Train ``recipe`` on ``samples_path``; test it on ``test_path``; return metrics.json.
 
     ``out_dir`` receives model.pt, log.csv, meta.json, metrics.json and confusion.csv
     (the classifier stage's files). ``val_path`` only fills the training log.
     """
-    from advtail.data.arrays import load_image_set, write_json
-    from advtail.metrics.classification import evaluate_classifier
-    from advtail.training.classifier import train_classifier
-
     out_dir = Path(out_dir)
     samples = load_image_set(samples_path)
     train_classifier(
@@ -50,6 +52,7 @@ def classification_accuracy_score(
         checkpoint_path,
         device=device,
         threads=threads,
+        code_files=code_files,
     )
     metrics = evaluate_classifier(
         out_dir / "model.pt",

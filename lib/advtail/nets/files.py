@@ -1,0 +1,85 @@
+"""Model files: save, load and check them, whatever the network family.
+
+A model file (``model.pt``, ``generator.pt``) holds plain data only (tensors, numbers,
+strings, lists, dicts), so it loads with ``torch.load(..., weights_only=True)``:
+``{"kind": "classifier" | "generator", "arch": {...}, "state_dict": {...}, ...metadata}``.
+``arch`` carries everything the family's builder needs. This module knows no family:
+the builders live beside their networks (:mod:`advtail.nets.classifiers`,
+:mod:`advtail.nets.gans`), so a classifier rule never depends on the GAN networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from advtail.data.arrays import atomic_write_bytes
+from advtail.errors import DataFileError
+
+
+def atomic_torch_save(payload, path: str | Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it into place."""
+    atomic_write_bytes(path, lambda handle: torch.save(payload, handle))
+
+
+def save_model(
+    path: str | Path, model: torch.nn.Module, arch: dict, kind: str = "classifier", **meta
+) -> None:
+    """Write a model file of ``kind`` atomically (a temporary file renamed into place)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_torch_save({"kind": kind, "arch": arch, "state_dict": state, **meta}, path)
+
+
+def load_torch_file(path: str | Path, what: str = "model file"):
+    """``torch.load`` of a weights-only file on the CPU; a missing or unreadable file is a
+    :class:`DataFileError` naming it and ``what`` was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(path, f"{what} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure means the file is not ours
+        first = (str(err).splitlines() or [""])[0][:200]
+        raise DataFileError(
+            path, f"not a readable {what} ({type(err).__name__}: {first})"
+        ) from None
+
+
+def read_model_file(path: str | Path, kind: str) -> dict:
+    """The dict in a model file, checked to be of ``kind``; errors name the file."""
+    payload = load_torch_file(path, "model file")
+    if not isinstance(payload, dict) or payload.get("kind") != kind:
+        found = payload.get("kind") if isinstance(payload, dict) else type(payload).__name__
+        raise DataFileError(path, f"expected a {kind} model file, found {found!r}")
+    return payload
+
+
+def load_model(
+    path: str | Path,
+    kind: str,
+    registry: dict,
+    build: Callable[[dict], torch.nn.Module],
+    device: str | torch.device = "cpu",
+):
+    """(network in eval mode on ``device``, the file's dict); errors name the file.
+
+    ``registry`` holds the family's architecture names, ``build(arch)`` makes one.
+    """
+    payload = read_model_file(path, kind)
+    arch = payload.get("arch")
+    if not isinstance(arch, dict) or arch.get("name") not in registry:
+        raise DataFileError(
+            path, f"unknown {kind} architecture {arch!r}; expected one of {sorted(registry)}"
+        )
+    try:
+        model = build(arch)
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        first = str(err).strip().splitlines()
+        raise DataFileError(
+            path,
+            f"weights do not fit architecture {arch['name']} ({first[0][:300] if first else err})",
+        ) from None
+    return model.to(device).eval(), payload

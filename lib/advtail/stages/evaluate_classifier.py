@@ -1,0 +1,53 @@
+"""Rule evaluate_classifier: test-split metrics and confusion matrix of one classifier."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from advtail.data.arrays import load_image_set, write_json
+from advtail.errors import DataFileError
+from advtail.metrics.classification import classification_metrics, confusion_matrix
+from advtail.nets.classifiers import load_classifier
+from advtail.nets.inference import predict_logits
+from advtail.training.runtime import resolve_device, set_threads
+
+
+def evaluate_classifier(
+    model_path,
+    test_path,
+    out_metrics,
+    out_confusion,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict:
+    """Test-split metrics of a classifier ``model.pt``: metrics.json and confusion.csv."""
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    model, payload = load_classifier(model_path, torch_device)
+    test = load_image_set(test_path)
+    if test.num_classes != payload["arch"]["num_classes"]:
+        raise DataFileError(
+            model_path,
+            f"has {payload['arch']['num_classes']} classes, the "
+            f"test split {test_path} has {test.num_classes}",
+        )
+    predictions = predict_logits(model, test.images, device=torch_device).argmax(1).numpy()
+    metrics = classification_metrics(test.labels, predictions, payload["class_counts"])
+    metrics = {
+        "classifier": payload.get("classifier"),
+        "role": payload.get("role"),
+        "dataset": payload.get("dataset"),
+        "subset": payload.get("subset"),
+        "arch": payload["arch"]["name"],
+        "loss": payload["config"]["loss"]["name"],
+        "reweighting": (payload["config"].get("reweighting") or {}).get("name", "none"),
+        "selected_epoch": payload.get("selected_epoch"),
+        "class_names": payload["class_names"],
+        **metrics,
+    }
+    write_json(out_metrics, metrics)
+    confusion = confusion_matrix(test.labels, predictions, test.num_classes)
+    frame = pd.DataFrame(confusion, index=test.class_names, columns=test.class_names)
+    frame.index.name = "true \\ predicted"
+    frame.to_csv(out_confusion)
+    return metrics

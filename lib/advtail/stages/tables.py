@@ -1,0 +1,85 @@
+"""Rules classifier_table and gan_table: per-run metrics files gathered into CSV tables,
+and per-method aggregates over seeds beside them (``*_summary.csv``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from advtail.errors import DataFileError
+from advtail.metrics.tables import classifier_row, gan_row, summarize_by_method
+
+
+def read_metrics(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataFileError(path, f"not a readable metrics file ({err})") from None
+
+
+def read_table(path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise DataFileError(path, f"not a readable CSV table ({err})") from None
+
+
+def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
+    table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_csv, index=False, float_format="%.4f")
+    return table
+
+
+def _write_with_summary(rows, out_csv, out_summary) -> pd.DataFrame:
+    table = write_table(rows, out_csv)
+    if out_summary is not None:
+        write_table(summarize_by_method(table), out_summary)
+    return table
+
+
+def classifier_table(
+    metrics_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per classifier (:func:`advtail.metrics.tables.classifier_row`).
+
+    ``experiment`` (the config's name) fills the first column, so a table says which
+    config it was gathered for. ``replicates`` (:func:`advtail.config.expand_seeds`)
+    gives each row its method and seed; ``out_summary`` receives the per-method mean,
+    standard deviation and seed count (:func:`summarize_by_method`).
+    """
+    rows = [classifier_row(read_metrics(p), experiment, replicates) for p in metrics_paths]
+    return _write_with_summary(rows, out_csv, out_summary)
+
+
+def gan_table(
+    metrics_paths,
+    meta_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    cas_paths=(),
+    subsets: dict | None = None,
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per GAN (:func:`advtail.metrics.tables.gan_row`).
+
+    ``cas_paths``: the CAS metrics of the GANs that have one (matched by GAN name);
+    ``subsets``: the config's subsets, for each row's imbalance ratio; ``replicates``
+    and ``out_summary`` as for :func:`classifier_table`.
+    """
+    cas = {}
+    for path in cas_paths:
+        m = read_metrics(path)
+        cas[m["gan"]] = m
+    rows = []
+    for metrics_path, meta_path in zip(metrics_paths, meta_paths, strict=True):
+        m, meta = read_metrics(metrics_path), read_metrics(meta_path)
+        rows.append(gan_row(m, meta, cas.get(m.get("gan")), experiment, subsets, replicates))
+    return _write_with_summary(rows, out_csv, out_summary)

@@ -1,0 +1,110 @@
+"""Rule train_classifier: train one configured classifier, resuming from its checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from advtail.data.arrays import load_image_set, write_json
+from advtail.losses.classification import ClassWeightSchedule, build_classification_loss
+from advtail.nets.classifiers import build_classifier
+from advtail.nets.files import save_model
+from advtail.stages.runs import run_meta, stage_code_files
+from advtail.training.checkpointing import fingerprint_of
+from advtail.training.classifier import ClassifierTrainer, resolve_normalization
+from advtail.training.loop import TrainingRun
+from advtail.training.runtime import resolve_device, seed_everything, set_threads
+
+
+def train_classifier(
+    name: str,
+    cfg: dict,
+    train_path: str | Path,
+    val_path: str | Path,
+    out_model: str | Path,
+    out_log: str | Path,
+    out_meta: str | Path,
+    checkpoint_path: str | Path,
+    device: str = "auto",
+    threads: int | None = None,
+    on_epoch_end=None,
+    code_files=None,
+) -> TrainingRun:
+    """Train classifier ``name`` (its validated config ``cfg``) and write its files.
+
+    The labelled images of the subset at ``train_path`` are the training set (images
+    labelled -1 are skipped); ``val_path`` is the dataset's validation split.
+    ``code_files``: the lib files the checkpoint fingerprint hashes (the rule's lib
+    inputs; see :func:`advtail.stages.runs.stage_code_files`).
+    """
+    began = time.perf_counter()
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    train, val = load_image_set(train_path), load_image_set(val_path)
+    labelled = train.labels >= 0
+    images, labels = train.images[labelled], train.labels[labelled]
+    counts = np.bincount(labels, minlength=train.num_classes)
+    mean, std = resolve_normalization(cfg.get("normalize", "auto"), images)
+    arch = {
+        **cfg["arch"],
+        "num_classes": train.num_classes,
+        "channels": int(images.shape[-1]),
+        "mean": mean,
+        "std": std,
+    }
+    seed_everything(cfg["seed"])
+    model = build_classifier(arch)
+    loss = build_classification_loss(cfg["loss"], counts)
+    trainer = ClassifierTrainer(
+        model, loss, ClassWeightSchedule(cfg.get("reweighting"), counts), cfg, torch_device
+    )
+    fingerprint = fingerprint_of(
+        stage_code_files(__file__, code_files),
+        cfg,
+        arch,
+        train.meta["sha256"],
+        val.meta["sha256"],
+    )
+    run = trainer.fit(
+        (images, labels),
+        (val.images, val.labels),
+        counts,
+        checkpoint_path,
+        fingerprint,
+        on_epoch_end,
+    )
+    model.load_state_dict(run.best["model"])
+    save_model(
+        out_model,
+        model,
+        arch,
+        classifier=name,
+        role=cfg.get("role", "other"),
+        dataset=train.meta.get("dataset"),
+        subset=train.meta.get("subset"),
+        class_names=train.class_names,
+        class_counts=counts.tolist(),
+        selected_epoch=run.selected,
+        config=cfg,
+    )
+    Path(out_log).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(run.rows).to_csv(out_log, index=False)
+    write_json(
+        out_meta,
+        run_meta(
+            "classifier",
+            name,
+            cfg,
+            run,
+            trainer.unit,
+            torch_device,
+            began,
+            arch=arch,
+            train_images=int(len(labels)),
+            class_counts=counts.tolist(),
+        ),
+    )
+    return run

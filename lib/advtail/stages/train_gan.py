@@ -1,0 +1,163 @@
+"""Rule train_gan: train one configured GAN, resuming from its checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from advtail.data.arrays import load_image_set, write_json
+from advtail.losses.class_balancing import ClassBalancingRegularizer
+from advtail.losses.gan import AuxiliaryClassifierLoss, build_gan_objective
+from advtail.nets.classifiers import load_classifier
+from advtail.nets.files import save_model
+from advtail.nets.gans import build_discriminator, build_generator
+from advtail.stages.reference_statistics import load_reference_statistics
+from advtail.stages.runs import run_meta, stage_code_files
+from advtail.training.checkpointing import fingerprint_of
+from advtail.training.gan import AnnotatorValidation, GANTrainer
+from advtail.training.loop import TrainingRun
+from advtail.training.runtime import resolve_device, seed_everything, set_threads
+
+
+def gan_architectures(cfg: dict, images, num_classes: int) -> tuple[dict, dict]:
+    """The generator's and the discriminator's ``arch`` dicts for training images ``images``."""
+    head = cfg.get("head", "none")
+    conditional = cfg.get("conditional", head != "none")
+    arch = cfg["arch"]
+    g_arch = {
+        "name": arch["name"],
+        "resolution": int(images.shape[1]),
+        "channels": int(images.shape[3]),
+        "latent_dim": arch.get("latent_dim", 128),
+        "width": arch.get("g_width", 64),
+        "num_classes": num_classes if conditional else None,
+    }
+    d_arch = {
+        "name": arch["name"],
+        "resolution": int(images.shape[1]),
+        "channels": int(images.shape[3]),
+        "width": arch.get("d_width", 64),
+        "head": head,
+        "num_classes": num_classes if head != "none" else None,
+        "sn": arch.get("spectral_norm", True),
+    }
+    return g_arch, d_arch
+
+
+def train_gan(
+    name: str,
+    cfg: dict,
+    subset_path,
+    reference_stats,
+    out_generator,
+    out_log,
+    out_cycles,
+    out_meta,
+    checkpoint_path,
+    in_loop_path=None,
+    annotator_path=None,
+    device: str = "auto",
+    threads: int | None = None,
+    on_step_end=None,
+    code_files=None,
+) -> TrainingRun:
+    """Train GAN ``name`` (its validated config ``cfg``) on a subset and write its files.
+
+    ``in_loop_path``: the classifier of the class-balancing regularizer (if configured);
+    ``annotator_path``: the classifier that validates (KL to uniform, annotator FID)
+    against ``reference_stats``, its feature statistics of a real split (not the test
+    split; :mod:`advtail.stages.fid_reference_stats`). ``code_files``: the lib files the
+    checkpoint fingerprint hashes (the rule's lib inputs).
+    """
+    began = time.perf_counter()
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    subset = load_image_set(subset_path)
+    head = cfg.get("head", "none")
+    conditional = cfg.get("conditional", head != "none")
+    keep = subset.labels >= 0 if (conditional or head != "none") else slice(None)
+    images, labels = subset.images[keep], subset.labels[keep]
+    num_classes = subset.num_classes
+    g_arch, d_arch = gan_architectures(cfg, images, num_classes)
+    seed_everything(cfg["seed"])
+    G, D = build_generator(g_arch), build_discriminator(d_arch)
+    regularizers = []
+    reg = cfg.get("regularizer")
+    if reg:
+        classifier, _ = load_classifier(in_loop_path, torch_device)
+        regularizers.append(
+            ClassBalancingRegularizer(
+                classifier,
+                num_classes,
+                reg["lambda"],
+                reg.get("form", "paper"),
+                reg.get("alpha", 0.5),
+                reg.get("fixed_frequency"),
+            )
+        )
+    validate = None
+    if annotator_path is not None and cfg.get("validate_every"):
+        annotator, _ = load_classifier(annotator_path, torch_device)
+        mu, sigma, _ = load_reference_statistics(reference_stats, "annotator")
+        validate = AnnotatorValidation(
+            annotator,
+            (mu, sigma),
+            num_classes,
+            cfg.get("validation_samples", 1000),
+            cfg["seed"] + 1,
+            torch_device,
+        )
+    trainer = GANTrainer(
+        G,
+        D,
+        build_gan_objective(cfg["loss"]),
+        cfg,
+        torch_device,
+        regularizers=regularizers,
+        class_loss=AuxiliaryClassifierLoss(cfg.get("ac_weight", 1.0)) if head == "ac" else None,
+        validate=validate,
+    )
+    fingerprint = fingerprint_of(
+        stage_code_files(__file__, code_files), cfg, g_arch, d_arch, subset.meta["sha256"]
+    )
+    run = trainer.fit(images, labels, checkpoint_path, fingerprint, on_step_end)
+    final = trainer.final_generator()
+    if run.best["model"] is not None:
+        final.load_state_dict(run.best["model"])
+    save_model(
+        out_generator,
+        final,
+        g_arch,
+        kind="generator",
+        gan=name,
+        dataset=subset.meta.get("dataset"),
+        subset=subset.meta.get("subset"),
+        class_names=subset.class_names,
+        selected_step=run.selected,
+        config=cfg,
+    )
+    for path, rows in ((out_log, run.rows), (out_cycles, trainer.cycles)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # a GAN without a regularizer has no cycles: a header, still a readable table
+        frame = (
+            pd.DataFrame(rows) if rows else pd.DataFrame(columns=["step", "regularizer", "cycle"])
+        )
+        frame.to_csv(path, index=False)
+    write_json(
+        out_meta,
+        run_meta(
+            "gan",
+            name,
+            cfg,
+            run,
+            trainer.unit,
+            torch_device,
+            began,
+            generator=g_arch,
+            discriminator=d_arch,
+            train_images=int(len(labels)),
+        ),
+    )
+    return run
