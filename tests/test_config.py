@@ -383,3 +383,35 @@ def test_summary_aggregates_seeds():
     assert summary.loc["a", "kl_mean"] == pytest.approx(0.3)
     assert summary.loc["a", "kl_sd"] == pytest.approx(np.std([0.1, 0.2, 0.6], ddof=1))
     assert np.isnan(summary.loc["b", "kl_sd"]) and summary.loc["b", "backbone"] == "x"
+
+
+def test_variant_key_tables_come_from_the_schema_and_fit_the_code():
+    """The keys a variant may set are the schema's; they must be what the code takes."""
+    import inspect
+
+    from advtail.config import load_schema, schema_variants
+    from advtail.losses.classification import LOSSES
+    from advtail.nets.classifiers import ARCHITECTURES
+
+    variants = schema_variants(load_schema(SCHEMA))
+    for name, builder in ARCHITECTURES.items():
+        takes = set(inspect.signature(builder).parameters)
+        assert variants["arch"][name]["allowed"] - {"name"} <= takes, name
+    for name, loss in LOSSES.items():
+        parameters = inspect.signature(loss).parameters.values()
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        takes = {p.name for p in parameters if p.kind in named} - {"class_counts"}
+        assert variants["loss"][name]["allowed"] - {"name"} == takes, name
+    assert variants["reweighting"]["drw"]["required"] == {"start_epoch"}
+    assert variants["dataset"]["imagefolder"]["required"] == {"root"}
+    assert variants["dataset"]["cifar100"]["defaults"] == {
+        "root": "data/cifar100",
+        "download": False,
+    }
+    assert variants["subset"]["exponential"]["allowed"] == {
+        "dataset",
+        "profile",
+        "seed",
+        "imbalance_ratio",
+        "n_max",
+    }

@@ -18,55 +18,49 @@ import yaml
 
 from advtail.errors import ConfigError
 
-# Keys each data source reads (beyond the common ones); any other is a mistake.
-COMMON_DATASET_KEYS = {"source", "image_size", "channels", "val_per_class", "split_seed"}
-SOURCE_KEYS = {
-    "digits": {"test_fraction"},
-    "cifar10": {"root", "download"},
-    "cifar100": {"root", "download"},
-    "imagefolder": {"root", "test_fraction", "classes", "max_per_class"},
-}
-SOURCE_REQUIRED = {"imagefolder": {"root"}}
-SOURCE_DEFAULTS = {
-    "digits": {"test_fraction": 0.25},
-    "cifar10": {"root": "data/cifar10", "download": False},
-    "cifar100": {"root": "data/cifar100", "download": False},
-    "imagefolder": {"test_fraction": 0.2},
-}
+# Variant keys (which keys each data source, subset profile, architecture, loss,
+# re-weighting and optimizer reads, which it requires, and per-variant defaults) are
+# written once, in the schema, as annotations of each property: ``x-variants`` (the
+# variants that read it; absent: every variant), ``x-required-for`` and
+# ``x-default-for``. :func:`variant_tables` derives the tables from them.
 
-# Keys each subset profile reads (beyond dataset, profile, seed), and those it needs.
-PROFILE_KEYS = {
-    "full": set(),
-    "exponential": {"imbalance_ratio", "n_max"},
-    "step": {"imbalance_ratio", "n_max"},
-    "balanced_small": {"reference"},
-    "labelled_fraction": {"labelled_per_class", "base"},
-}
-PROFILE_REQUIRED = {
-    "exponential": {"imbalance_ratio"},
-    "step": {"imbalance_ratio"},
-    "balanced_small": {"reference"},
-    "labelled_fraction": {"labelled_per_class"},
-}
-# Keys each variant of a classifier's parts reads (beyond ``name``).
-ARCH_KEYS = {
-    "small_cnn": {"width", "normed_head"},
-    "resnet32": {"width", "normed_head"},
-    "resnet18": {"width", "normed_head"},
-    "wrn": {"depth", "widen_factor", "dropout", "normed_head"},
-}
-LOSS_KEYS = {
-    "ce": set(),
-    "focal": {"gamma"},
-    "ldam": {"max_margin", "scale"},
-    "balanced_softmax": set(),
-}
-REWEIGHTING_KEYS = {"none": set(), "class_balanced": {"beta"}, "drw": {"beta", "start_epoch"}}
-REWEIGHTING_REQUIRED = {"drw": {"start_epoch"}}
-OPTIMIZER_KEYS = {
-    "sgd": {"lr", "momentum", "weight_decay", "nesterov"},
-    "adam": {"lr", "betas", "weight_decay"},
-}
+
+def variant_tables(object_schema: dict, discriminator: str = "name") -> dict:
+    """Per variant of ``object_schema`` (the values of its ``discriminator`` key): the keys
+    it reads (``allowed``), those it needs (``required``) and its defaults."""
+    properties = object_schema["properties"]
+    variants = properties[discriminator]["enum"]
+    common = {key for key, sub in properties.items() if "x-variants" not in sub}
+    return {
+        variant: {
+            "allowed": common
+            | {k for k, sub in properties.items() if variant in sub.get("x-variants", ())},
+            "required": {
+                k for k, sub in properties.items() if variant in sub.get("x-required-for", ())
+            },
+            "defaults": {
+                k: sub["x-default-for"][variant]
+                for k, sub in properties.items()
+                if variant in sub.get("x-default-for", {})
+            },
+        }
+        for variant in variants
+    }
+
+
+def schema_variants(schema: dict) -> dict:
+    """The variant tables of every config section that has variants."""
+    defs = schema["$defs"]
+    parts = defs["classifier"]["properties"]
+    return {
+        "dataset": variant_tables(defs["dataset"], "source"),
+        "subset": variant_tables(defs["subset"], "profile"),
+        **{
+            part: variant_tables(parts[part])
+            for part in ("arch", "loss", "reweighting", "optimizer")
+        },
+    }
+
 
 # Which key of a profile names another subset.
 PROFILE_LINK = {"balanced_small": "reference", "labelled_fraction": "base"}
@@ -201,16 +195,14 @@ def _check_keys(cfg: dict, key: str, allowed: set, required: set, what: str) -> 
         raise ConfigError(f"{key}.{name}", f"missing, and required by {what}", has_value=False)
 
 
-def _check_datasets(datasets: dict) -> None:
+def _check_variant(cfg: dict, key: str, tables: dict, discriminator: str, what: str) -> None:
+    variant = tables[cfg[discriminator]]
+    _check_keys(cfg, key, variant["allowed"], variant["required"], f"{what} '{cfg[discriminator]}'")
+
+
+def _check_datasets(datasets: dict, variants: dict) -> None:
     for name, cfg in datasets.items():
-        source = cfg["source"]
-        _check_keys(
-            cfg,
-            f"datasets.{name}",
-            COMMON_DATASET_KEYS | SOURCE_KEYS[source],
-            SOURCE_REQUIRED.get(source, set()),
-            f"source '{source}'",
-        )
+        _check_variant(cfg, f"datasets.{name}", variants["dataset"], "source", "source")
 
 
 def _require_defined(key: str, name: str, section: dict, section_name: str) -> None:
@@ -223,18 +215,11 @@ def _require_defined(key: str, name: str, section: dict, section_name: str) -> N
         )
 
 
-def _check_subsets(subsets: dict, datasets: dict) -> None:
+def _check_subsets(subsets: dict, datasets: dict, variants: dict) -> None:
     for name, cfg in subsets.items():
         key = f"subsets.{name}"
         _require_defined(f"{key}.dataset", cfg["dataset"], datasets, "datasets")
-        profile = cfg["profile"]
-        _check_keys(
-            cfg,
-            key,
-            {"dataset", "profile", "seed"} | PROFILE_KEYS[profile],
-            PROFILE_REQUIRED.get(profile, set()),
-            f"profile '{profile}'",
-        )
+        _check_variant(cfg, key, variants["subset"], "profile", "profile")
     for name, cfg in subsets.items():
         seen = [name]
         while cfg["profile"] in PROFILE_LINK and cfg.get(PROFILE_LINK[cfg["profile"]]):
@@ -257,30 +242,22 @@ def _check_subsets(subsets: dict, datasets: dict) -> None:
             cfg = subsets[target]
 
 
-def _check_part(
-    cfg: dict, key: str, table: dict, required: dict | None = None, what: str = ""
-) -> None:
-    name = cfg["name"]
-    _check_keys(
-        cfg, key, {"name"} | table[name], (required or {}).get(name, set()), f"{what} '{name}'"
-    )
+PART_NAMES = {
+    "arch": "architecture",
+    "loss": "loss",
+    "reweighting": "re-weighting",
+    "optimizer": "optimizer",
+}
 
 
-def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict) -> None:
+def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variants: dict) -> None:
     for name, cfg in classifiers.items():
         key = f"classifiers.{name}"
         _require_defined(f"{key}.subset", cfg["subset"], subsets, "subsets")
-        _check_part(cfg["arch"], f"{key}.arch", ARCH_KEYS, what="architecture")
-        _check_part(cfg["loss"], f"{key}.loss", LOSS_KEYS, what="loss")
         reweighting = cfg.get("reweighting", {"name": "none"})
-        _check_part(
-            reweighting,
-            f"{key}.reweighting",
-            REWEIGHTING_KEYS,
-            REWEIGHTING_REQUIRED,
-            "re-weighting",
-        )
-        _check_part(cfg["optimizer"], f"{key}.optimizer", OPTIMIZER_KEYS, what="optimizer")
+        for part, what in PART_NAMES.items():
+            part_cfg = reweighting if part == "reweighting" else cfg[part]
+            _check_variant(part_cfg, f"{key}.{part}", variants[part], "name", what)
         epochs = cfg["epochs"]
         if reweighting.get("start_epoch", 0) >= epochs:
             raise ConfigError(
@@ -429,9 +406,12 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise _error_to_config_error(best)
-    _check_datasets(config["datasets"])
-    _check_subsets(config["subsets"], config["datasets"])
-    _check_classifiers(config.get("classifiers", {}), config["subsets"], config["datasets"])
+    variants = schema_variants(schema)
+    _check_datasets(config["datasets"], variants)
+    _check_subsets(config["subsets"], config["datasets"], variants)
+    _check_classifiers(
+        config.get("classifiers", {}), config["subsets"], config["datasets"], variants
+    )
     _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
     _fill_defaults(config, schema, schema)
     from advtail.metrics.fid_backbone import resolve_fid_backbone
@@ -446,8 +426,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
                 )
 
     resolve_fid_backbone(config["evaluation"])  # a configured weights path must exist
-    for cfg in config["datasets"].values():
-        for key, value in SOURCE_DEFAULTS[cfg["source"]].items():
+    for cfg in config["datasets"].values():  # per-source defaults (x-default-for)
+        for key, value in variants["dataset"][cfg["source"]]["defaults"].items():
             cfg.setdefault(key, value)
     return config
 

@@ -85,18 +85,26 @@ class BalancedSoftmaxLoss(nn.Module):
         return F.cross_entropy(logits + self.log_prior, targets, weight=weight)
 
 
+LOSSES = {
+    "ce": CrossEntropyLoss,
+    "focal": FocalLoss,
+    "ldam": LDAMLoss,
+    "balanced_softmax": BalancedSoftmaxLoss,
+}
+# Losses built from the training set's class counts (their first argument).
+FROM_CLASS_COUNTS = {"ldam", "balanced_softmax"}
+
+
 def build_classification_loss(cfg: dict, class_counts) -> nn.Module:
-    """The loss named by ``cfg['name']`` (ce, focal, ldam, balanced_softmax)."""
+    """The loss named by ``cfg['name']``, given only the options ``cfg`` sets: every
+    default lives in the loss's own signature."""
     name = cfg["name"]
-    if name == "ce":
-        return CrossEntropyLoss()
-    if name == "focal":
-        return FocalLoss(cfg.get("gamma", 1.0))
-    if name == "ldam":
-        return LDAMLoss(class_counts, cfg.get("max_margin", 0.5), cfg.get("scale", 30.0))
-    if name == "balanced_softmax":
-        return BalancedSoftmaxLoss(class_counts)
-    raise ValueError(f"unknown loss {name!r}")
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}")
+    options = {key: value for key, value in cfg.items() if key != "name"}
+    if name in FROM_CLASS_COUNTS:
+        return LOSSES[name](class_counts, **options)
+    return LOSSES[name](**options)
 
 
 class ClassWeightSchedule:
@@ -113,7 +121,9 @@ class ClassWeightSchedule:
         self.weights = (
             None
             if self.name == "none"
-            else effective_number_weights(class_counts, cfg.get("beta", 0.9999))
+            else effective_number_weights(
+                class_counts, **{k: v for k, v in cfg.items() if k == "beta"}
+            )
         )
 
     def __call__(self, epoch: int) -> np.ndarray | None:
