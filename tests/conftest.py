@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,9 @@ def make_image_set(counts, image_size=2, channels=1, seed=0) -> ImageSet:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+def write_source(path: Path, text: str) -> None:
+    """Write a (dedented) source file, making its folders: toy packages for import tests."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))

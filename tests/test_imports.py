@@ -3,18 +3,13 @@
 import logging
 import os
 import sys
-import textwrap
 
 import pytest
 from advtail.errors import DataFileError
 from advtail.workflow.imports import expose_lib, imported_names, lib_sources
 from advtail.workflow.logs import rule_log
 from conftest import REPO
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text))
+from conftest import write_source as write
 
 
 @pytest.fixture

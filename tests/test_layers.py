@@ -3,11 +3,11 @@ and only ``stages`` imports ``plots``. Where code lives decides what reruns."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 from advtail.workflow.imports import imported_names
 from conftest import REPO
+from conftest import write_source as write
 
 # In import order. ``workflow`` (import graph, rule logs) is infrastructure beside
 # ``errors``; ``config`` is read by the Snakefile and sits above everything.
@@ -69,10 +69,6 @@ def test_every_package_has_a_layer():
 
 
 def test_the_checker_finds_upward_imports_and_plots_outside_stages(tmp_path):
-    def write(path, text):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-
     lib = tmp_path / "lib"
     write(lib / "advtail/__init__.py", "")
     write(lib / "advtail/nets/__init__.py", "")
