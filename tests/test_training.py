@@ -229,3 +229,32 @@ def test_resume_survives_unrelated_edits_but_not_edits_of_its_own_code(files, tm
     rerun = run(files, tmp_path / "again", code_files=code())
     assert rerun.resumed_from == 0
     assert (tmp_path / "again" / "ckpt" / "last.stale").exists()
+
+
+def test_a_loss_that_uses_features_gets_them_with_the_logits():
+    """REAT's TAIL needs penultimate features: the trainer computes them once."""
+    from advtail.losses.classification import ClassWeightSchedule, CrossEntropyLoss
+    from advtail.nets.classifiers import build_classifier
+    from advtail.training.classifier import ClassifierTrainer
+
+    class FeatureLoss(CrossEntropyLoss):
+        uses_features = True
+
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def forward(self, logits, targets, weight=None, features=None):
+            self.seen.append((tuple(logits.shape), tuple(features.shape)))
+            return super().forward(logits, targets, weight) + 0.0 * features.sum()
+
+    arch = {"name": "small_cnn", "width": 4, "num_classes": 4, "channels": 1}
+    model = build_classifier({**arch, "mean": [0.5], "std": [0.5]})
+    loss = FeatureLoss()
+    trainer = ClassifierTrainer(
+        model, loss, ClassWeightSchedule(None, [1, 1, 1, 1]), {**CFG, "epochs": 1}, "cpu"
+    )
+    data = blobs([8, 8, 8, 8], seed=0)
+    trainer.train_data = (torch.as_tensor(data.images), torch.as_tensor(data.labels))
+    trainer.train_unit(0)
+    assert loss.seen and all(f == (n, 16) and lg == (n, 4) for lg, f in loss.seen for n in [lg[0]])
