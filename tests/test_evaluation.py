@@ -21,7 +21,8 @@ from advtail.metrics.inception import (
     random_inception_state,
 )
 from advtail.stages.evaluate_samples import evaluate_samples
-from advtail.stages.fid_reference_stats import compute_reference_statistics
+from advtail.stages.fid_reference_stats import annotator_reference_statistics
+from advtail.stages.inception_reference_stats import inception_reference_statistics
 from advtail.stages.reference_statistics import (
     load_reference_statistics,
     save_reference_statistics,
@@ -138,13 +139,11 @@ def test_inception_fid_and_is_end_to_end_with_random_weights(tmp_path, inception
     _save_set(tmp_path / "same.npz", real, gan="copy")
     _save_set(tmp_path / "other.npz", fake, gan="noise")
     _save_annotator(tmp_path / "ann.pt")
-    for backbone, extra in (
-        ("inception", {"inception_weights": inception_weights}),
-        ("annotator", {"annotator_path": tmp_path / "ann.pt"}),
+    for backbone, compute, model in (
+        ("inception", inception_reference_statistics, inception_weights),
+        ("annotator", annotator_reference_statistics, tmp_path / "ann.pt"),
     ):
-        meta = compute_reference_statistics(
-            tmp_path / "test.npz", tmp_path / f"{backbone}.npz", backbone, device="cpu", **extra
-        )
+        meta = compute(tmp_path / "test.npz", tmp_path / f"{backbone}.npz", model, device="cpu")
         assert meta["backbone"] == backbone and meta["num_images"] == 8
     mu, sigma, _ = load_reference_statistics(tmp_path / "inception.npz", "inception")
     assert mu.shape == (2048,) and sigma.shape == (2048, 2048)
@@ -231,8 +230,8 @@ def test_samples_of_the_wrong_shape(tmp_path):
     _save_annotator(tmp_path / "ann.pt")
     _save_set(tmp_path / "real.npz", _images(n=8, size=16))
     _save_set(tmp_path / "small.npz", _images(n=8, size=8), gan="g")
-    compute_reference_statistics(
-        tmp_path / "real.npz", tmp_path / "st.npz", "annotator", tmp_path / "ann.pt", device="cpu"
+    annotator_reference_statistics(
+        tmp_path / "real.npz", tmp_path / "st.npz", tmp_path / "ann.pt", device="cpu"
     )
     with pytest.raises(DataFileError, match=r"small.npz: images of shape \(8, 8, 1\)"):
         evaluate_samples(

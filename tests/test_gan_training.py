@@ -178,7 +178,7 @@ def test_train_gan_and_generate_samples_files(tmp_path):
     from advtail.nets.classifiers import build_classifier
     from advtail.nets.files import save_model
     from advtail.nets.gans import load_generator
-    from advtail.stages.fid_reference_stats import compute_reference_statistics
+    from advtail.stages.fid_reference_stats import annotator_reference_statistics
     from advtail.stages.generate_samples import generate_samples
     from advtail.stages.train_gan import train_gan
 
@@ -205,11 +205,10 @@ def test_train_gan_and_generate_samples_files(tmp_path):
         "regularizer": {"name": "class_balancing", "lambda": 2.0, "form": "code"},
     }
     out = tmp_path / "gan"
-    compute_reference_statistics(
+    annotator_reference_statistics(
         tmp_path / "subset.npz",
         tmp_path / "stats.npz",
-        "annotator",
-        annotator_path=tmp_path / "clf.pt",
+        tmp_path / "clf.pt",
         device="cpu",
     )
     run = train_gan(
@@ -279,15 +278,14 @@ def _annotator_and_sets(tmp_path, n=64):
 
 def test_evaluate_samples_against_itself(tmp_path):
     from advtail.stages.evaluate_samples import evaluate_samples
-    from advtail.stages.fid_reference_stats import compute_reference_statistics
+    from advtail.stages.fid_reference_stats import annotator_reference_statistics
     from advtail.stages.tables import gan_table
 
     _annotator_and_sets(tmp_path)
-    compute_reference_statistics(
+    annotator_reference_statistics(
         tmp_path / "reference.npz",
         tmp_path / "stats.npz",
-        "annotator",
-        annotator_path=tmp_path / "annotator.pt",
+        tmp_path / "annotator.pt",
         device="cpu",
     )
     m = evaluate_samples(

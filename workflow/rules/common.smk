@@ -165,15 +165,6 @@ def gan_validation_stats(wildcards):
     return fid_stats_file(wildcards.dataset, "train", f"classifier-{name}")
 
 
-def fid_stats_inputs(wildcards):
-    """What reference statistics are computed from: Inception weights or a classifier."""
-    if wildcards.backbone == "inception":
-        return {"weights": FID_BACKBONE.weights}
-    return {
-        "classifier": classifier_model(wildcards.backbone.removeprefix("classifier-"))
-    }
-
-
 def evaluation_inputs(wildcards):
     """Annotator, its reference statistics and, on the Inception backbone, Inception's."""
     gan = config["gans"][wildcards.gan]
