@@ -27,6 +27,9 @@ def rule_envs() -> dict[str, str]:
             assert match, f"rule {name} ({path.name}) names no conda environment"
             value = match.group(1).strip()
             envs[name] = env if value == "ENV" else value.strip('"')
+        # `use rule base as derived with:` keeps the base rule's conda environment
+        for base, derived in re.findall(r"^use rule (\w+) as (\w+) with:", path.read_text(), re.M):
+            envs[derived] = envs[base]
     return envs
 
 
