@@ -67,8 +67,9 @@ def test_stratified_split_counts():
     assert len(set(first) & set(second)) == 0 and len(first) + len(second) == 70
 
 
-def write_fake_cifar(root, source, n_train=12, n_test=6, num_classes=None):
-    """Batches in the python-pickle layout of the real release, with random pixels."""
+def write_fake_cifar(root, source, monkeypatch, n_train=12, n_test=6, num_classes=None):
+    """Batches in the python-pickle layout of the real release, with random pixels; the
+    reader is told their MD5s in place of the published ones (``monkeypatch``)."""
     layout = sources.CIFAR_LAYOUT[source]
     num_classes = num_classes or (10 if source == "cifar10" else 100)
     folder = root / layout["folder"]
@@ -78,13 +79,15 @@ def write_fake_cifar(root, source, n_train=12, n_test=6, num_classes=None):
         for name in layout[split]:
             batch = {
                 b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-                layout["label_key"]: list(rng.integers(0, num_classes, n)),
+                layout["label_key"]: rng.integers(0, num_classes, n).tolist(),
             }
             with open(folder / name, "wb") as handle:
                 pickle.dump(batch, handle)
     names = [f"class{k}".encode() for k in range(num_classes)]
     with open(folder / layout["meta"], "wb") as handle:
         pickle.dump({layout["names_key"]: names}, handle)
+    trusted = {path.name: sources.file_md5(path) for path in folder.iterdir()}
+    monkeypatch.setitem(layout, "md5", trusted)
     return folder
 
 
@@ -101,8 +104,8 @@ def cifar_cfg(root, source="cifar10", **overrides):
     return {**cfg, **overrides}
 
 
-def test_cifar10_reads_release_layout(tmp_path):
-    folder = write_fake_cifar(tmp_path, "cifar10", n_train=30, n_test=20)
+def test_cifar10_reads_release_layout(tmp_path, monkeypatch):
+    folder = write_fake_cifar(tmp_path, "cifar10", monkeypatch, n_train=30, n_test=20)
     splits = build_splits("c10", cifar_cfg(tmp_path))
     assert len(splits["train"].labels) == 5 * 30  # five data batches
     assert len(splits["test"].labels) == 20
@@ -114,8 +117,8 @@ def test_cifar10_reads_release_layout(tmp_path):
     assert np.array_equal(splits["train"].images[0], expected)
 
 
-def test_cifar100_resized_to_grey(tmp_path):
-    write_fake_cifar(tmp_path, "cifar100", n_train=50, n_test=10)
+def test_cifar100_resized_to_grey(tmp_path, monkeypatch):
+    write_fake_cifar(tmp_path, "cifar100", monkeypatch, n_train=50, n_test=10)
     splits = build_splits("c100", cifar_cfg(tmp_path, "cifar100", image_size=16, channels=1))
     assert splits["train"].images.shape == (50, 16, 16, 1)
     assert splits["train"].num_classes == 100
@@ -134,7 +137,7 @@ def test_cifar_download_switch_calls_torchvision(tmp_path, monkeypatch):
 
     def fake_download(source, root):
         calls.append((source, root))
-        write_fake_cifar(root, source)
+        write_fake_cifar(root, source, monkeypatch)
 
     monkeypatch.setattr(sources, "download_cifar", fake_download)
     splits = build_splits("c10", cifar_cfg(tmp_path, download=True))
@@ -144,9 +147,17 @@ def test_cifar_download_switch_calls_torchvision(tmp_path, monkeypatch):
     assert len(calls) == 1  # present now: no second download
 
 
-def test_cifar_corrupt_batch_is_named(tmp_path):
-    folder = write_fake_cifar(tmp_path, "cifar10")
+def test_cifar_corrupt_batch_is_named(tmp_path, monkeypatch):
+    folder = write_fake_cifar(tmp_path, "cifar10", monkeypatch)
     (folder / "data_batch_3").write_bytes(b"\x00garbage")
+    with pytest.raises(DataFileError, match="data_batch_3: MD5 .* differs from the published"):
+        build_splits("c10", cifar_cfg(tmp_path))
+    # a file of the right checksum that is still not a pickle batch
+    monkeypatch.setitem(
+        sources.CIFAR_LAYOUT["cifar10"]["md5"],
+        "data_batch_3",
+        sources.file_md5(folder / "data_batch_3"),
+    )
     with pytest.raises(DataFileError, match="data_batch_3: cannot be read"):
         build_splits("c10", cifar_cfg(tmp_path))
 
@@ -214,3 +225,44 @@ def test_prepare_dataset_writes_every_split(tmp_path):
         loaded = load_image_set(path)
         assert loaded.meta["split"] == split and loaded.meta["dataset"] == "digits"
         assert sidecars[split]["num_images"] == len(loaded.labels)
+
+
+class _Payload:
+    """Unpickling this runs ``open(path, "w")``: what a crafted release file would do."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("checksum", ["published", "matching"])
+def test_crafted_cifar_file_runs_no_code(tmp_path, monkeypatch, checksum):
+    """A payload in a release file is never run: its MD5 differs from the published one,
+    and even with a matching checksum the unpickler admits no callable but numpy's."""
+    folder = write_fake_cifar(tmp_path / "data", "cifar10", monkeypatch)
+    marker = tmp_path / "payload-ran"
+    with open(folder / "data_batch_1", "wb") as handle:
+        pickle.dump({b"data": _Payload(marker), b"labels": [0]}, handle)
+    if checksum == "matching":
+        layout = sources.CIFAR_LAYOUT["cifar10"]
+        monkeypatch.setitem(
+            layout["md5"], "data_batch_1", sources.file_md5(folder / "data_batch_1")
+        )
+        expected = r"data_batch_1: cannot be read .*refused to load io.open"
+    else:
+        expected = "data_batch_1: MD5 .* differs from the published"
+    with pytest.raises(DataFileError, match=expected) as caught:
+        build_splits("c10", cifar_cfg(tmp_path / "data"))
+    assert not marker.exists()
+    assert len(str(caught.value).splitlines()) == 1
+
+
+def test_published_cifar_checksums_are_torchvisions():
+    from torchvision.datasets import CIFAR10, CIFAR100
+
+    for source, cls in (("cifar10", CIFAR10), ("cifar100", CIFAR100)):
+        expected = dict(cls.train_list + cls.test_list) | {cls.meta["filename"]: cls.meta["md5"]}
+        assert sources.CIFAR_LAYOUT[source]["md5"] == expected

@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import math
 import re
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from advtail.errors import ConfigError
+from advtail.errors import ConfigError, ConfigFileError
 
 # Variant keys (which keys each data source, subset profile, architecture, loss,
 # re-weighting and optimizer reads, which it requires, and per-variant defaults) are
@@ -66,17 +67,51 @@ def schema_variants(schema: dict) -> dict:
 PROFILE_LINK = {"balanced_small": "reference", "labelled_fraction": "base"}
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    pass
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that rejects a key written twice in one mapping: YAML's own rule,
+    which PyYAML does not enforce (it keeps the last value, so a second classifier of the
+    same name would silently replace the first). Merge keys (``<<: *anchor``) are
+    overridable by design and are not counted."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key; the constructor reports it
+                line = key_node.start_mark.line + 1
+                if first is not None:
+                    raise DuplicateKeyError(
+                        f"key {key!r} defined twice in one mapping (lines {first} and {line})"
+                    )
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict:
-    """Read a YAML config file; a file that is not a mapping is an error naming it."""
+    """Read a YAML config file; a file that is not a mapping, or that defines a key twice
+    in one mapping, is an error naming it."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - safe loader
+    except DuplicateKeyError as err:
+        raise ConfigFileError(path, str(err)) from None
     except FileNotFoundError:
-        raise ConfigError(str(path), "config file not found", has_value=False) from None
+        raise ConfigFileError(path, "config file not found") from None
     except yaml.YAMLError as err:
-        raise ConfigError(str(path), f"not valid YAML ({err})", has_value=False) from None
+        problem = " ".join(str(err).split())  # one line
+        raise ConfigFileError(path, f"not valid YAML ({problem})") from None
     if not isinstance(data, dict):
-        raise ConfigError(str(path), "expected a mapping of config keys", data)
+        raise ConfigFileError(path, f"expected a mapping of config keys, got {data!r}")
     return unaliased(data)
 
 
@@ -93,6 +128,19 @@ def unaliased(config: dict) -> dict:
         raise ConfigError(
             "<config>", f"expected plain YAML values ({err})", has_value=False
         ) from None
+
+
+def finite_numbers(value, key: str = "") -> None:
+    """Raise on the first NaN or infinity anywhere in ``value`` (YAML reads ``.nan``,
+    ``.inf``): no config key means either."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(key or "<config>", "expected a finite number", value)
+    if isinstance(value, dict):
+        for name, item in value.items():
+            finite_numbers(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            finite_numbers(item, f"{key}.{index}")
 
 
 def load_schema(path: str | Path) -> dict:
@@ -394,6 +442,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     fresh = unaliased(config)
     config.clear()
     config.update(fresh)
+    finite_numbers(config)
     if isinstance(config.get("seeds"), list):
         # `--config seeds=[0,1]` arrives as strings (Snakemake reads lists with YAML's
         # BaseLoader); whole numbers are what was meant

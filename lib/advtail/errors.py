@@ -21,6 +21,15 @@ class ConfigError(AdvtailError):
         super().__init__(message)
 
 
+class ConfigFileError(ConfigError):
+    """A config file cannot be read as a config (missing, not YAML, a key twice)."""
+
+    def __init__(self, path: str | Path, problem: str):
+        self.key = str(path)
+        self.expected = problem
+        AdvtailError.__init__(self, f"{path}: {problem}")
+
+
 class DataFileError(AdvtailError):
     """A data file (dataset, subset, checkpoint) is missing, corrupt or of the wrong form."""
 

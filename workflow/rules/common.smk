@@ -17,18 +17,25 @@ from advtail.config import (
     gan_annotator,
     gan_cas_classifier,
     gan_labeller,
+    load_yaml,
     validate_config,
 )
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
+from advtail.preflight import preflight
+
 try:
+    for path in workflow.configfiles:
+        load_yaml(path)  # Snakemake's reader keeps the last of a key written twice
     validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
     # seed lists become one classifier or GAN entry per seed, <name>_seed<s>
     REPLICATES = expand_seeds(config)
+    # against the sources and, where jobs run on this machine, its devices and memory
+    preflight(config, jobs_run_here=workflow.local_exec or workflow.remote_exec)
 except ConfigError as err:
-    # One line, before any job runs.
+    # One line, before any job runs (Snakemake deletes a job's old outputs when it starts).
     sys.exit(f"Config error: {err}")
 
 ENV = "../../envs/advtail.yaml"

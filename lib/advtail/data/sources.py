@@ -16,6 +16,7 @@ as a validation split disjoint from test, all deterministic in ``split_seed``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import pickle
 from collections.abc import Callable
@@ -44,6 +45,16 @@ CIFAR_LAYOUT = {
         "label_key": b"labels",
         "names_key": b"label_names",
         "archive": "cifar-10-python.tar.gz",
+        # published MD5 of each release file (as torchvision.datasets.CIFAR10 lists them)
+        "md5": {
+            "data_batch_1": "c99cafc152244af753f735de768cd75f",
+            "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+            "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+            "data_batch_4": "634d18415352ddfa80567beed471001a",
+            "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+            "test_batch": "40351d587109b95175f43aff81a1287e",
+            "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+        },
     },
     "cifar100": {
         "title": "CIFAR-100",
@@ -54,6 +65,11 @@ CIFAR_LAYOUT = {
         "label_key": b"fine_labels",
         "names_key": b"fine_label_names",
         "archive": "cifar-100-python.tar.gz",
+        "md5": {
+            "train": "16019d7e3df5f24257cddd939b257f8d",
+            "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+            "meta": "7973b15100ade9c7d40fb424638fde48",
+        },
     },
 }
 
@@ -149,12 +165,51 @@ def read_digits(cfg: dict) -> tuple[dict, list[str], dict]:
     return {"all": (images, labels)}, names, {"origin": "sklearn.datasets.load_digits"}
 
 
-def _unpickle(path: Path) -> dict:
+class ReleaseUnpickler(pickle.Unpickler):
+    """Unpickles only what the CIFAR release files hold (dicts, lists, bytes, numbers and
+    numpy arrays): a pickle naming any other callable is refused before it is called, so
+    a crafted file cannot run code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refused to load {module}.{name}: not a type the CIFAR release holds"
+            )
+        return super().find_class(module, name)
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _unpickle(path: Path, md5: str) -> dict:
+    """A release file, checked against its published MD5 before anything in it is read."""
+    actual = file_md5(path)
+    if actual != md5:
+        raise DataFileError(
+            path,
+            f"MD5 {actual} differs from the published {md5}: not the original release file "
+            "(it is not read); replace it with the file from the release archive",
+        )
     try:
         with open(path, "rb") as handle:
-            return pickle.load(handle, encoding="bytes")
+            batch = ReleaseUnpickler(handle, encoding="bytes").load()
     except Exception as err:  # noqa: BLE001 - any failure here means a bad file
         raise DataFileError(path, f"cannot be read as a CIFAR pickle batch ({err})") from None
+    if not isinstance(batch, dict):
+        raise DataFileError(path, f"expected a dict, found {type(batch).__name__}")
+    return batch
 
 
 def cifar_files_present(root: Path, layout: dict) -> list[Path]:
@@ -189,7 +244,7 @@ def read_cifar(cfg: dict) -> tuple[dict, list[str], dict]:
             "with internet access",
         )
     folder = root / layout["folder"]
-    meta = _unpickle(folder / layout["meta"])
+    meta = _unpickle(folder / layout["meta"], layout["md5"][layout["meta"]])
     if layout["names_key"] not in meta:
         raise DataFileError(folder / layout["meta"], f"lacks the key {layout['names_key']!r}")
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout["names_key"]]]
@@ -197,7 +252,7 @@ def read_cifar(cfg: dict) -> tuple[dict, list[str], dict]:
     for split in ("train", "test"):
         images, labels = [], []
         for name in layout[split]:
-            batch = _unpickle(folder / name)
+            batch = _unpickle(folder / name, layout["md5"][name])
             if b"data" not in batch or layout["label_key"] not in batch:
                 raise DataFileError(
                     folder / name, f"expected the keys b'data' and {layout['label_key']!r}"
