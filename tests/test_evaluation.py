@@ -239,7 +239,10 @@ def test_samples_of_the_wrong_shape(tmp_path):
         )
     assert not (tmp_path / "m.json").exists()
     _save_set(tmp_path / "three.npz", _images(n=9, size=16), num_classes=3, gan="g")
-    with pytest.raises(DataFileError, match=r"ann.pt: has 2 classes, the samples .*three.npz"):
+    with pytest.raises(
+        DataFileError,
+        match=r"three.npz: classes 3, but classifier .*ann.pt was trained on classes 2",
+    ):
         evaluate_samples(
             tmp_path / "three.npz", tmp_path / "ann.pt", tmp_path / "st.npz", tmp_path / "m.json"
         )

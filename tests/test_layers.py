@@ -20,7 +20,7 @@ LAYERS = (
     {"plots"},
     {"training"},
     {"stages"},
-    {"config"},
+    {"config", "preflight"},
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

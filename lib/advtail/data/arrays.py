@@ -128,6 +128,32 @@ def check_image_arrays(images: np.ndarray, labels: np.ndarray, num_classes: int,
         )
 
 
+def check_same_form(sets: dict) -> None:
+    """Image sets read together (``{path: ImageSet}``, the first the reference) share
+    image size, channels and class names; a mismatch names the file that differs."""
+    (first_path, first), *others = sets.items()
+    for path, other in others:
+        for what, expected, found in (
+            ("image size", first.images.shape[1:3], other.images.shape[1:3]),
+            ("channels", first.images.shape[3], other.images.shape[3]),
+            ("class names", list(first.class_names), list(other.class_names)),
+        ):
+            if expected != found:
+                raise DataFileError(
+                    path,
+                    f"{what} {_shown(found)} differ from {_shown(expected)} of {first_path} "
+                    "(splits of different datasets or settings?)",
+                )
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return "x".join(str(n) for n in value)
+    if isinstance(value, list) and len(value) > 6:
+        return f"{value[:6]}... ({len(value)})"
+    return str(value)
+
+
 def save_image_set(path: str | Path, image_set: ImageSet, **meta) -> dict:
     """Write ``image_set`` to ``path`` (.npz) and its sidecar; return the sidecar dict."""
     check_image_arrays(image_set.images, image_set.labels, image_set.num_classes, path)

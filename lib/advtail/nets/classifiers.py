@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from advtail.errors import DataFileError
 from advtail.nets.files import load_model
 
 # Per-channel statistics of CIFAR-10 in [0, 1] (as kaidic/LDAM-DRW normalises).
@@ -261,3 +262,28 @@ def build_classifier(arch: dict) -> Classifier:
 def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
     """(model in eval mode on ``device``, the file's dict) from a classifier ``model.pt``."""
     return load_model(path, "classifier", ARCHITECTURES, build_classifier, device)
+
+
+def check_classifier_fits(model_path, payload: dict, data_path, data) -> None:
+    """The images of ``data`` (an ImageSet read from ``data_path``) are what the
+    classifier at ``model_path`` was trained on: channels, classes, image size."""
+    arch = payload["arch"]
+    shape = data.images.shape
+    found = {
+        "channels": int(shape[3]),
+        "classes": data.num_classes,
+        "image size": int(shape[1]),
+        "class names": list(data.class_names),
+    }
+    expected = {
+        "channels": arch.get("channels"),
+        "classes": arch.get("num_classes"),
+        "image size": payload.get("image_size"),
+        "class names": payload.get("class_names"),
+    }
+    for what, value in expected.items():
+        if value is not None and value != found[what]:
+            raise DataFileError(
+                data_path,
+                f"{what} {found[what]}, but classifier {model_path} was trained on {what} {value}",
+            )

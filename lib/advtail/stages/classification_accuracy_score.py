@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advtail.data.arrays import load_image_set, write_json
+from advtail.data.arrays import check_same_form, load_image_set, write_json
 from advtail.stages.evaluate_classifier import evaluate_classifier
 from advtail.stages.train_classifier import train_classifier
 
@@ -41,6 +41,13 @@ def classification_accuracy_score(
     """
     out_dir = Path(out_dir)
     samples = load_image_set(samples_path)
+    check_same_form(
+        {
+            samples_path: samples,
+            val_path: load_image_set(val_path),
+            test_path: load_image_set(test_path),
+        }
+    )
     train_classifier(
         name,
         cas_recipe(recipe),

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from advtail.data.arrays import load_image_set, write_json
-from advtail.errors import DataFileError
 from advtail.metrics.classification import classification_metrics, confusion_matrix
-from advtail.nets.classifiers import load_classifier
+from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import predict_logits
 from advtail.training.runtime import resolve_device, set_threads
 
@@ -25,12 +24,7 @@ def evaluate_classifier(
     torch_device = resolve_device(device)
     model, payload = load_classifier(model_path, torch_device)
     test = load_image_set(test_path)
-    if test.num_classes != payload["arch"]["num_classes"]:
-        raise DataFileError(
-            model_path,
-            f"has {payload['arch']['num_classes']} classes, the "
-            f"test split {test_path} has {test.num_classes}",
-        )
+    check_classifier_fits(model_path, payload, test_path, test)
     predictions = predict_logits(model, test.images, device=torch_device).argmax(1).numpy()
     metrics = classification_metrics(test.labels, predictions, payload["class_counts"])
     metrics = {

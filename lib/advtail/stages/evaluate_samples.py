@@ -13,7 +13,7 @@ from advtail.metrics.generation import (
     softmax,
 )
 from advtail.metrics.inception import InceptionFeatures, inception_activations
-from advtail.nets.classifiers import load_classifier
+from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import features_and_logits
 from advtail.stages.reference_statistics import load_reference_statistics
 from advtail.training.runtime import resolve_device, set_threads
@@ -58,12 +58,7 @@ def evaluate_samples(
     mu_a, sigma_a, meta_a = load_reference_statistics(annotator_stats, "annotator")
     _check_samples(samples, meta_a, samples_path, annotator_stats)
     annotator, payload = load_classifier(annotator_path, torch_device)
-    if payload["arch"]["num_classes"] != samples.num_classes:
-        raise DataFileError(
-            annotator_path,
-            f"has {payload['arch']['num_classes']} classes, the samples {samples_path} "
-            f"have {samples.num_classes} (an annotator of another dataset?)",
-        )
+    check_classifier_fits(annotator_path, payload, samples_path, samples)
     features, logits = features_and_logits(annotator, samples.images, torch_device)
     if meta_a.get("annotator") != payload.get("classifier"):
         raise DataFileError(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from advtail.data.arrays import ImageSet, load_image_set
 from advtail.metrics.generation import feature_statistics
-from advtail.nets.classifiers import load_classifier
+from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import features_and_logits
 from advtail.stages.reference_statistics import save_reference_statistics
 from advtail.training.runtime import resolve_device, set_threads
@@ -31,6 +31,7 @@ def annotator_reference_statistics(
     torch_device = resolve_device(device)
     split = load_image_set(split_path)
     annotator, payload = load_classifier(annotator_path, torch_device)
+    check_classifier_fits(annotator_path, payload, split_path, split)
     features, _ = features_and_logits(annotator, split.images, torch_device)
     meta = split_meta(split, split_path, "annotator") | {"annotator": payload.get("classifier")}
     save_reference_statistics(out_path, *feature_statistics(features), **meta)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from advtail.data.arrays import load_image_set, write_json
+from advtail.data.arrays import check_same_form, load_image_set, write_json
+from advtail.errors import DataFileError
 from advtail.losses.classification import ClassWeightSchedule, build_classification_loss
 from advtail.nets.classifiers import build_classifier
 from advtail.nets.files import save_model
@@ -44,8 +45,16 @@ def train_classifier(
     set_threads(threads)
     torch_device = resolve_device(device)
     train, val = load_image_set(train_path), load_image_set(val_path)
+    check_same_form({train_path: train, val_path: val})
     labelled = train.labels >= 0
     images, labels = train.images[labelled], train.labels[labelled]
+    if len(labels) < train.num_classes:
+        raise DataFileError(
+            train_path,
+            f"{len(labels)} labelled images for {train.num_classes} classes: classifier "
+            f"'{name}' needs at least as many labelled images as classes (subset "
+            f"'{train.meta.get('subset', Path(train_path).parent.name)}')",
+        )
     counts = np.bincount(labels, minlength=train.num_classes)
     mean, std = resolve_normalization(cfg.get("normalize", "auto"), images)
     arch = {
@@ -86,6 +95,7 @@ def train_classifier(
         dataset=train.meta.get("dataset"),
         subset=train.meta.get("subset"),
         class_names=train.class_names,
+        image_size=int(images.shape[1]),
         class_counts=counts.tolist(),
         selected_epoch=run.selected,
         config=cfg,

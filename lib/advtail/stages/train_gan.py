@@ -8,9 +8,10 @@ from pathlib import Path
 import pandas as pd
 
 from advtail.data.arrays import load_image_set, write_json
+from advtail.errors import DataFileError
 from advtail.losses.class_balancing import ClassBalancingRegularizer
 from advtail.losses.gan import AuxiliaryClassifierLoss, build_gan_objective
-from advtail.nets.classifiers import load_classifier
+from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.files import save_model
 from advtail.nets.gans import build_discriminator, build_generator
 from advtail.stages.reference_statistics import load_reference_statistics
@@ -80,13 +81,22 @@ def train_gan(
     keep = subset.labels >= 0 if (conditional or head != "none") else slice(None)
     images, labels = subset.images[keep], subset.labels[keep]
     num_classes = subset.num_classes
+    needed = num_classes if conditional else 1
+    if len(images) < needed:
+        what = "labelled images" if conditional else "images"
+        raise DataFileError(
+            subset_path,
+            f"{len(images)} {what}: GAN '{name}' needs at least {needed} "
+            f"(subset '{subset.meta.get('subset', Path(subset_path).parent.name)}')",
+        )
     g_arch, d_arch = gan_architectures(cfg, images, num_classes)
     seed_everything(cfg["seed"])
     G, D = build_generator(g_arch), build_discriminator(d_arch)
     regularizers = []
     reg = cfg.get("regularizer")
     if reg:
-        classifier, _ = load_classifier(in_loop_path, torch_device)
+        classifier, payload = load_classifier(in_loop_path, torch_device)
+        check_classifier_fits(in_loop_path, payload, subset_path, subset)
         regularizers.append(
             ClassBalancingRegularizer(
                 classifier,
@@ -99,7 +109,8 @@ def train_gan(
         )
     validate = None
     if annotator_path is not None and cfg.get("validate_every"):
-        annotator, _ = load_classifier(annotator_path, torch_device)
+        annotator, payload = load_classifier(annotator_path, torch_device)
+        check_classifier_fits(annotator_path, payload, subset_path, subset)
         mu, sigma, _ = load_reference_statistics(reference_stats, "annotator")
         validate = AnnotatorValidation(
             annotator,
