@@ -142,9 +142,9 @@ def test_bad_model_files_are_named(files, tmp_path):
     run(files, out, cfg={**CFG, "epochs": 1})
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"\x00not a torch file")
-    with pytest.raises(DataFileError, match="garbage.pt: not a readable model file"):
+    with pytest.raises(DataFileError, match="garbage.pt: not a model file advtail wrote"):
         load_classifier(garbage)
-    with pytest.raises(DataFileError, match="train.npz: not a readable model file"):
+    with pytest.raises(DataFileError, match="train.npz: not a model file advtail wrote"):
         load_classifier(files["train"])
     payload = torch.load(out / "model.pt", weights_only=True)
     torch.save({**payload, "kind": "generator"}, tmp_path / "wrong_kind.pt")

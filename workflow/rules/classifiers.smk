@@ -5,7 +5,9 @@ rule train_classifier:
     input:
         lib=lib_sources("train_classifier.py"),
         train=classifier_subset_file,
+        train_meta=sidecar(classifier_subset_file),
         val=rules.prepare_dataset.output.val,
+        val_meta=rules.prepare_dataset.output.val_meta,
     output:
         model="results/classifiers/{dataset}/{subset}/{classifier}/model.pt",
         log_csv="results/classifiers/{dataset}/{subset}/{classifier}/log.csv",
@@ -32,6 +34,7 @@ rule evaluate_classifier:
         lib=lib_sources("evaluate_classifier.py"),
         model=rules.train_classifier.output.model,
         test=rules.prepare_dataset.output.test,
+        test_meta=rules.prepare_dataset.output.test_meta,
     output:
         metrics="results/classifiers/{dataset}/{subset}/{classifier}/metrics.json",
         confusion="results/classifiers/{dataset}/{subset}/{classifier}/confusion.csv",

@@ -83,6 +83,15 @@ def check_location(section, name, wildcards):
             )
 
 
+def sidecar(npz):
+    """The JSON sidecar of an image-set input (a path, or a function of the wildcards):
+    an input too, so a deleted sidecar is rebuilt and an edited one reruns its readers.
+    """
+    if callable(npz):
+        return lambda wildcards: sidecar(npz(wildcards))
+    return str(Path(npz).with_suffix(".json"))
+
+
 def subset_train_split(wildcards):
     """The train split of the dataset the subset names."""
     check_location("subsets", wildcards.subset, wildcards)

@@ -29,6 +29,7 @@ rule make_subset:
     input:
         lib=lib_sources("make_subset.py"),
         train=subset_train_split,
+        train_meta=sidecar(subset_train_split),
     output:
         npz="results/subsets/{dataset}/{subset}/subset.npz",
         meta="results/subsets/{dataset}/{subset}/subset.json",

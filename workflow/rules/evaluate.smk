@@ -5,6 +5,7 @@ rule fid_reference_stats:
     input:
         lib=lib_sources("fid_reference_stats.py"),
         split="results/datasets/{dataset}/{split}.npz",
+        split_meta="results/datasets/{dataset}/{split}.json",
         classifier=lambda wildcards: classifier_model(wildcards.classifier),
     output:
         stats="results/fid_stats/{dataset}/{split}/classifier-{classifier}.npz",
@@ -27,6 +28,7 @@ rule inception_reference_stats:
     input:
         lib=lib_sources("inception_reference_stats.py"),
         split="results/datasets/{dataset}/{split}.npz",
+        split_meta="results/datasets/{dataset}/{split}.json",
         weights=lambda wildcards: FID_BACKBONE.weights or [],
     output:
         stats="results/fid_stats/{dataset}/{split}/inception.npz",
@@ -50,6 +52,7 @@ rule evaluate_samples:
         unpack(evaluation_inputs),
         lib=lib_sources("evaluate_samples.py"),
         samples=rules.generate_samples.output.samples,
+        samples_meta=rules.generate_samples.output.meta,
     output:
         metrics="results/samples/{dataset}/{subset}/{gan}/metrics.json",
     log:
@@ -71,8 +74,11 @@ rule classification_accuracy_score:
     input:
         lib=lib_sources("classification_accuracy_score.py"),
         samples=rules.generate_samples.output.samples,
+        samples_meta=rules.generate_samples.output.meta,
         val=rules.prepare_dataset.output.val,
+        val_meta=rules.prepare_dataset.output.val_meta,
         test=rules.prepare_dataset.output.test,
+        test_meta=rules.prepare_dataset.output.test_meta,
     output:
         model="results/samples/{dataset}/{subset}/{gan}/cas/model.pt",
         log_csv="results/samples/{dataset}/{subset}/{gan}/cas/log.csv",

@@ -5,6 +5,7 @@ rule train_gan:
     input:
         lib=lib_sources("train_gan.py"),
         subset=gan_subset_file,
+        subset_meta=sidecar(gan_subset_file),
         in_loop=gan_in_loop_model,
         annotator=gan_annotator_model,
         reference_stats=gan_validation_stats,

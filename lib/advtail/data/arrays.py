@@ -182,13 +182,16 @@ def load_sidecar(npz_path: str | Path) -> dict:
     path = sidecar_path(npz_path)
     if not path.exists():
         raise DataFileError(path, "sidecar file not found (it is written beside every .npz)")
+    rebuild = "delete it and Snakemake rebuilds it with its .npz"
     try:
         sidecar = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataFileError(path, f"not valid JSON ({err})") from None
+        raise DataFileError(path, f"not valid JSON ({err}); {rebuild}") from None
+    if not isinstance(sidecar, dict):
+        raise DataFileError(path, f"expected a JSON object; {rebuild}")
     for key in ("class_names", "sha256"):
         if key not in sidecar:
-            raise DataFileError(path, f"sidecar lacks the key '{key}'")
+            raise DataFileError(path, f"sidecar lacks the key '{key}'; {rebuild}")
     return sidecar
 
 

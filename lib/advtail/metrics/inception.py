@@ -36,7 +36,7 @@ def load_inception_state(path: str | Path) -> dict:
     """The state dict of pytorch-fid's FID Inception network from ``path``, checked."""
     from advtail.nets.files import load_torch_file
 
-    state = load_torch_file(path, "Inception weights file")
+    state = load_torch_file(path, "Inception weights file", ours=False)
     if not isinstance(state, dict) or any(k not in state for k in _REQUIRED_KEYS):
         raise DataFileError(
             path,

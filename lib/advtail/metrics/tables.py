@@ -74,6 +74,18 @@ GAN_COLUMNS = (
 )
 
 INCEPTION_ONLY = {"fid_inception", "is_inception"}
+# Keys each row needs from the files it is made of (stages.tables checks them on read).
+CLASSIFIER_METRICS_KEYS = (
+    "classifier",
+    "accuracy",
+    "balanced_accuracy",
+    "group_accuracy",
+    "class_names",
+    "per_class_accuracy",
+)
+GAN_METRICS_KEYS = ("gan", "fid", "kl_uniform", "class_names", "class_shares")
+GAN_META_KEYS = ("selected", "wall_time_s")
+CAS_METRICS_KEYS = ("gan", "cas_accuracy")
 
 
 def classifier_row(m: dict, experiment: str = "", replicates: dict | None = None) -> dict:

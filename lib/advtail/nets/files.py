@@ -10,6 +10,7 @@ the builders live beside their networks (:mod:`advtail.nets.classifiers`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,19 +33,35 @@ def save_model(
     atomic_torch_save({"kind": kind, "arch": arch, "state_dict": state, **meta}, path)
 
 
-def load_torch_file(path: str | Path, what: str = "model file"):
+def load_torch_file(path: str | Path, what: str = "model file", ours: bool = True):
     """``torch.load`` of a weights-only file on the CPU; a missing or unreadable file is a
     :class:`DataFileError` naming it and ``what`` was expected."""
     path = Path(path)
     if not path.is_file():
         raise DataFileError(path, f"{what} not found")
+    # a file advtail wrote, or one from elsewhere (e.g. published weights)
+    described = f"{what} advtail wrote" if ours else f"readable {what}"
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure means the file is not ours
-        first = (str(err).splitlines() or [""])[0][:200]
         raise DataFileError(
-            path, f"not a readable {what} ({type(err).__name__}: {first})"
+            path, f"not a {described} (torch.load: {load_failure_cause(err)})"
         ) from None
+
+
+def load_failure_cause(err: Exception) -> str:
+    """The cause of a failed weights-only ``torch.load``, on one line.
+
+    Torch's message leads with advice to retry with ``weights_only=False``, which would
+    let the file run code; advtail never does that, so only the cause is kept.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+        text = re.split(r"Please use `torch\.serialization|Check the documentation", text)[0]
+    cause = " ".join(text.split()) or type(err).__name__
+    return f"{type(err).__name__}: {cause}"
 
 
 def read_model_file(path: str | Path, kind: str) -> dict:
@@ -77,9 +94,8 @@ def load_model(
         model = build(arch)
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
-        first = str(err).strip().splitlines()
+        cause = " ".join(str(err).split())
         raise DataFileError(
-            path,
-            f"weights do not fit architecture {arch['name']} ({first[0][:300] if first else err})",
+            path, f"weights do not fit architecture {arch['name']} ({type(err).__name__}: {cause})"
         ) from None
     return model.to(device).eval(), payload

@@ -9,14 +9,33 @@ from pathlib import Path
 import pandas as pd
 
 from advtail.errors import DataFileError
-from advtail.metrics.tables import classifier_row, gan_row, summarize_by_method
+from advtail.metrics.tables import (
+    CAS_METRICS_KEYS,
+    CLASSIFIER_METRICS_KEYS,
+    GAN_META_KEYS,
+    GAN_METRICS_KEYS,
+    classifier_row,
+    gan_row,
+    summarize_by_method,
+)
 
 
-def read_metrics(path: str | Path) -> dict:
+def read_metrics(path: str | Path, required=()) -> dict:
+    """A JSON metrics (or meta) file holding at least the keys ``required``."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataFileError(path, f"not a readable metrics file ({err})") from None
+    if not isinstance(data, dict):
+        raise DataFileError(path, f"expected a JSON object, found {type(data).__name__}")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise DataFileError(
+            path,
+            f"lacks the key{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written by "
+            "another version of advtail, or edited); delete it and Snakemake rebuilds it",
+        )
+    return data
 
 
 def read_table(path) -> pd.DataFrame:
@@ -54,7 +73,10 @@ def classifier_table(
     gives each row its method and seed; ``out_summary`` receives the per-method mean,
     standard deviation and seed count (:func:`summarize_by_method`).
     """
-    rows = [classifier_row(read_metrics(p), experiment, replicates) for p in metrics_paths]
+    rows = [
+        classifier_row(read_metrics(p, CLASSIFIER_METRICS_KEYS), experiment, replicates)
+        for p in metrics_paths
+    ]
     return _write_with_summary(rows, out_csv, out_summary)
 
 
@@ -76,10 +98,11 @@ def gan_table(
     """
     cas = {}
     for path in cas_paths:
-        m = read_metrics(path)
+        m = read_metrics(path, CAS_METRICS_KEYS)
         cas[m["gan"]] = m
     rows = []
     for metrics_path, meta_path in zip(metrics_paths, meta_paths, strict=True):
-        m, meta = read_metrics(metrics_path), read_metrics(meta_path)
+        m = read_metrics(metrics_path, GAN_METRICS_KEYS)
+        meta = read_metrics(meta_path, GAN_META_KEYS)
         rows.append(gan_row(m, meta, cas.get(m.get("gan")), experiment, subsets, replicates))
     return _write_with_summary(rows, out_csv, out_summary)

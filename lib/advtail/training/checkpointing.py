@@ -62,15 +62,26 @@ def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        log.warning("checkpoint %s unreadable (%s); starting afresh", path, err)
-        os.replace(path, path.with_suffix(".stale"))
+        set_aside(path, f"unreadable ({' '.join(str(err).split())[:300]})")
         return None
+    expected = {"fingerprint", "position", "rows", "best", "trainer"}
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        log.warning(
-            "checkpoint %s is of another configuration or code; set aside as %s",
-            path,
-            path.with_suffix(".stale").name,
-        )
-        os.replace(path, path.with_suffix(".stale"))
+        set_aside(path, "of another configuration or code")
+        return None
+    if not expected <= set(state):
+        set_aside(path, f"lacks {sorted(expected - set(state))}")
         return None
     return state
+
+
+def set_aside(path: str | Path, why: str) -> Path:
+    """Rename checkpoint ``path`` to the first free ``<stem>.stale``, ``<stem>-2.stale``,
+    ... (never overwriting an earlier one) and log why; training then starts afresh."""
+    path = Path(path)
+    target, n = path.with_suffix(".stale"), 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}-{n}.stale")
+    os.replace(path, target)
+    log.warning("checkpoint %s is %s; set aside as %s, training starts afresh", path, why, target)
+    return target

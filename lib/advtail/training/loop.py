@@ -9,6 +9,7 @@ REAT, Rob-GAN, ...) changes a step function and never copies the loop.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from advtail.errors import AdvtailError
 from advtail.nets.files import atomic_torch_save
-from advtail.training.checkpointing import load_resume_state
+from advtail.training.checkpointing import load_resume_state, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,20 @@ def _every(value: int | None, total: int) -> int:
     return value or total
 
 
+def _resumed(trainer: Trainable, state: dict, checkpoint_path) -> bool:
+    """Load the checkpoint's trainer state; one that does not fit this trainer (tensors
+    of other shapes, missing keys) is set aside and the trainer restored to its fresh
+    state, so the run starts afresh instead of failing on every rerun."""
+    fresh = copy.deepcopy(trainer.state_dict())
+    try:
+        trainer.load_state_dict(state["trainer"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
+        trainer.load_state_dict(fresh)
+        set_aside(checkpoint_path, f"not this trainer's ({' '.join(str(err).split())[:300]})")
+        return False
+    return True
+
+
 def run_loop(
     trainer: Trainable,
     plan: LoopPlan,
@@ -115,8 +130,7 @@ def run_loop(
     """
     state = load_resume_state(checkpoint_path, fingerprint)
     run = TrainingRun()
-    if state is not None:
-        trainer.load_state_dict(state["trainer"])
+    if state is not None and _resumed(trainer, state, checkpoint_path):
         run = TrainingRun(state["position"], state["rows"], state["best"], state["position"])
         log.info(
             "resuming from %s after %s %d of %d",
