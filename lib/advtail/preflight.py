@@ -17,6 +17,7 @@ import os
 
 import numpy as np
 
+from advtail.data.arrays import load_sidecar
 from advtail.data.subsets import target_counts
 from advtail.errors import ConfigError
 
@@ -177,3 +178,24 @@ def preflight(config: dict, *, jobs_run_here: bool = True) -> None:
     if gpu_memory is not None:
         check_memory(config, gpu_memory, "the GPU")
     check_memory(config, physical_memory(), "this machine's memory")
+
+
+def check_sidecars(results: str | os.PathLike, config: dict) -> None:
+    """Every existing sidecar of an image set this config reads (dataset splits, subsets,
+    samples) is a readable one. Checked at start, because the job that reads a broken
+    sidecar would fail only after Snakemake deleted that job's earlier outputs."""
+    from pathlib import Path
+
+    results = Path(results)
+    folders = [results / "datasets" / name for name in config["datasets"]]
+    folders += [
+        results / "subsets" / cfg["dataset"] / name for name, cfg in config["subsets"].items()
+    ]
+    folders += [results / "samples"]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        pattern = "**/samples.json" if folder.name == "samples" else "*.json"
+        for path in sorted(folder.glob(pattern)):
+            if path.with_suffix(".npz").exists():
+                load_sidecar(path.with_suffix(".npz"))

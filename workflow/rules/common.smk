@@ -21,10 +21,10 @@ from advtail.config import (
     validate_config,
 )
 from advtail.data.sources import SPLITS
-from advtail.errors import ConfigError
+from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
-from advtail.preflight import preflight
+from advtail.preflight import check_sidecars, preflight
 
 try:
     for path in workflow.configfiles:
@@ -34,9 +34,12 @@ try:
     REPLICATES = expand_seeds(config)
     # against the sources and, where jobs run on this machine, its devices and memory
     preflight(config, jobs_run_here=workflow.local_exec or workflow.remote_exec)
+    check_sidecars("results", config)
 except ConfigError as err:
     # One line, before any job runs (Snakemake deletes a job's old outputs when it starts).
     sys.exit(f"Config error: {err}")
+except DataFileError as err:
+    sys.exit(f"Data file error: {err}")
 
 ENV = "../../envs/advtail.yaml"
 # Threads of a network job. On CPUs small networks scale poorly with threads: two
@@ -261,12 +264,20 @@ def sample_files(filename, gans=None):
 
 
 def all_targets():
-    targets = []
+    # image sets' sidecars are targets too: a deleted one is rebuilt (same bytes), not
+    # left for the next reader to fail on
+    targets = [
+        f"results/datasets/{dataset}/{split}.json"
+        for dataset in DATASETS
+        for split in SPLITS
+    ]
     for name in SUBSETS:
-        targets += subset_files(name)
+        targets += subset_files(
+            name, ("subset.npz", "subset.json", "counts.csv", "counts.png")
+        )
     if CLASSIFIERS:
         targets.append("results/tables/classifiers.csv")
-    targets += sample_files("grid.png")
+    targets += sample_files("grid.png") + sample_files("samples.json")
     if GANS:
         targets.append("results/tables/gan_metrics.csv")
     return targets
