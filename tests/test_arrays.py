@@ -41,6 +41,7 @@ def test_bytes_are_reproducible(tmp_path):
     assert file_sha256(tmp_path / "a.npz") == file_sha256(tmp_path / "b.npz")
 
 
+@pytest.mark.bad_input
 def test_corrupt_file_is_named(tmp_path):
     path = tmp_path / "split.npz"
     save_image_set(path, make_image_set([4, 4]))
@@ -51,6 +52,7 @@ def test_corrupt_file_is_named(tmp_path):
         load_image_set(path, verify=False)
 
 
+@pytest.mark.bad_input
 def test_truncated_file_is_named(tmp_path):
     path = tmp_path / "split.npz"
     save_image_set(path, make_image_set([40, 40], image_size=8))
@@ -59,6 +61,7 @@ def test_truncated_file_is_named(tmp_path):
         load_image_set(path, verify=False)
 
 
+@pytest.mark.bad_input
 def test_missing_files(tmp_path):
     with pytest.raises(DataFileError, match="file not found"):
         load_image_set(tmp_path / "absent.npz")
@@ -69,6 +72,7 @@ def test_missing_files(tmp_path):
         load_image_set(path)
 
 
+@pytest.mark.bad_input
 def test_wrong_arrays_and_pickles_rejected(tmp_path):
     path = tmp_path / "split.npz"
     save_image_set(path, make_image_set([2, 2]))
@@ -93,6 +97,7 @@ def test_wrong_arrays_and_pickles_rejected(tmp_path):
         load_image_set(path, verify=False)
 
 
+@pytest.mark.bad_input
 def test_save_refuses_non_canonical(tmp_path):
     bad = ImageSet(np.zeros((2, 4, 4), np.uint8), np.zeros(2, np.int64), ["a"])
     with pytest.raises(DataFileError, match="shape"):

@@ -267,6 +267,7 @@ BAD_CONFIGS = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_bad_config_names_key(default, case):
     mutate, key, words = BAD_CONFIGS[case]
@@ -295,6 +296,7 @@ def test_yaml_anchors_are_not_shared(default):
     assert config["classifiers"]["drw_lt20"]["optimizer"]["lr"] == 0.001
 
 
+@pytest.mark.bad_input
 def test_load_yaml_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("datasets: [unclosed\n")
@@ -358,6 +360,7 @@ def test_seed_lists_expand_and_pair_by_seed():
         (lambda c: c.update(seeds=[-1]), "seeds.0"),
     ],
 )
+@pytest.mark.bad_input
 def test_bad_seed_lists_are_one_line_errors(mutate, key):
     with pytest.raises(ConfigError) as err:
         _expanded(mutate)
@@ -415,3 +418,68 @@ def test_variant_key_tables_come_from_the_schema_and_fit_the_code():
         "imbalance_ratio",
         "n_max",
     }
+
+
+def _float_keys(value, key=""):
+    """Dotted keys of every float in a config (the keys NaN and infinity must not pass)."""
+    if isinstance(value, float):
+        yield key
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if not str(name).startswith("x-"):
+                yield from _float_keys(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _float_keys(item, f"{key}.{index}")
+
+
+FLOAT_KEYS = sorted(set(_float_keys(load_yaml(DEFAULT_CONFIG))))
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+def test_nan_and_infinity_are_rejected_in_every_float_key(key):
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        config = load_yaml(DEFAULT_CONFIG)
+        node = config
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        if isinstance(node, list):
+            node[int(last)] = bad
+        else:
+            node[last] = bad
+        with pytest.raises(ConfigError) as caught:
+            validate_config(config, SCHEMA)
+        assert str(caught.value).startswith(f"config key '{key}': expected a finite number")
+
+
+def test_the_float_keys_cover_every_section():
+    sections = {key.split(".")[0] for key in FLOAT_KEYS}
+    assert {"datasets", "classifiers", "gans"} <= sections, sections  # subsets: tested above
+    assert len(FLOAT_KEYS) >= 20
+
+
+def test_preflight_knows_the_digits_and_cifar_class_counts():
+    from advtail.data.sources import build_splits
+    from advtail.preflight import DIGITS_CLASS_COUNTS, source_train_counts
+    from sklearn.datasets import load_digits
+
+    assert tuple(np.bincount(load_digits().target)) == DIGITS_CLASS_COUNTS
+    cfg = {"source": "digits", "image_size": 8, "channels": 1, "test_fraction": 0.3}
+    splits = build_splits("d", {**cfg, "val_per_class": 0, "split_seed": 3})
+    assert source_train_counts(cfg).tolist() == splits["train"].class_counts().tolist()
+    assert source_train_counts({"source": "cifar100"}).tolist() == [500] * 100
+    assert source_train_counts({"source": "imagefolder"}) is None
+
+
+def test_preflight_memory_bound_scales_with_the_batch():
+    from advtail.preflight import check_memory
+
+    config = load_yaml(DEFAULT_CONFIG)
+    validate_config(config, SCHEMA)
+    check_memory(config, 2**30, "1 GiB")  # the default experiment fits in 1 GiB
+    config["gans"]["acgan"]["batch_size"] = 2**20  # 2 x 2^20 x 256 x 4 bytes = 2 GiB
+    with pytest.raises(ConfigError, match="gans.acgan.batch_size.*needs 2 GiB, more than"):
+        check_memory(config, 2**30, "1 GiB")
+    check_memory(config, 2**32, "4 GiB")

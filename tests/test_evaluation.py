@@ -202,6 +202,7 @@ def test_weights_path_that_does_not_exist_stops_the_config(repo):
         validate_config(config, repo / "config" / "schema" / "config.schema.yaml")
 
 
+@pytest.mark.bad_input
 def test_bad_weights_file(tmp_path):
     (tmp_path / "garbage.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(DataFileError, match="garbage.pth: not a readable"):
@@ -226,6 +227,7 @@ def test_missing_and_bad_reference_statistics(tmp_path):
         load_reference_statistics(tmp_path / "ok.npz", "inception")
 
 
+@pytest.mark.bad_input
 def test_samples_of_the_wrong_shape(tmp_path):
     _save_annotator(tmp_path / "ann.pt")
     _save_set(tmp_path / "real.npz", _images(n=8, size=16))

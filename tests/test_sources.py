@@ -55,6 +55,7 @@ def test_digits_three_channels_and_size():
     assert len(splits["val"].labels) == 0
 
 
+@pytest.mark.bad_input
 def test_val_larger_than_a_class_is_a_config_error():
     with pytest.raises(ConfigError, match="datasets.digits.val_per_class"):
         build_splits("digits", digits_cfg(val_per_class=500))
@@ -124,6 +125,7 @@ def test_cifar100_resized_to_grey(tmp_path, monkeypatch):
     assert splits["train"].num_classes == 100
 
 
+@pytest.mark.bad_input
 def test_cifar_missing_offline_says_where(tmp_path):
     with pytest.raises(DataFileError) as info:
         build_splits("c10", cifar_cfg(tmp_path / "nowhere"))
@@ -147,6 +149,7 @@ def test_cifar_download_switch_calls_torchvision(tmp_path, monkeypatch):
     assert len(calls) == 1  # present now: no second download
 
 
+@pytest.mark.bad_input
 def test_cifar_corrupt_batch_is_named(tmp_path, monkeypatch):
     folder = write_fake_cifar(tmp_path, "cifar10", monkeypatch)
     (folder / "data_batch_3").write_bytes(b"\x00garbage")
@@ -206,6 +209,7 @@ def test_imagefolder_presplit_classes_and_cap(tmp_path):
         build_splits("abc", folder_cfg(tmp_path, classes=["a", "zebra"]))
 
 
+@pytest.mark.bad_input
 def test_imagefolder_corrupt_image_is_named(tmp_path):
     write_folder(tmp_path, {"a": 3, "b": 3})
     (tmp_path / "b" / "001.png").write_bytes(b"not a png")
@@ -213,6 +217,7 @@ def test_imagefolder_corrupt_image_is_named(tmp_path):
         build_splits("ab", folder_cfg(tmp_path, val_per_class=0))
 
 
+@pytest.mark.bad_input
 def test_imagefolder_missing_root(tmp_path):
     with pytest.raises(DataFileError, match="image folder not found"):
         build_splits("x", folder_cfg(tmp_path / "absent"))

@@ -137,6 +137,7 @@ def test_model_file_loads_with_weights_only(files, tmp_path):
     assert not model.training
 
 
+@pytest.mark.bad_input
 def test_bad_model_files_are_named(files, tmp_path):
     out = tmp_path / "run"
     run(files, out, cfg={**CFG, "epochs": 1})

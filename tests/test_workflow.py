@@ -321,6 +321,7 @@ BAD = {
 }
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_config_stops_before_any_job(workdir, tmp_path, case):
     text, key = BAD[case]
@@ -338,6 +339,7 @@ def test_bad_config_stops_before_any_job(workdir, tmp_path, case):
     assert after == before
 
 
+@pytest.mark.bad_input
 def test_corrupt_dataset_file_fails_the_subset_job_with_its_name(workdir, tmp_path):
     train = workdir / "results/datasets/digits/train.npz"
     saved = tmp_path / "train.npz"
