@@ -108,8 +108,7 @@ def load_yaml(path: str | Path) -> dict:
     except FileNotFoundError:
         raise ConfigFileError(path, "config file not found") from None
     except yaml.YAMLError as err:
-        problem = " ".join(str(err).split())  # one line
-        raise ConfigFileError(path, f"not valid YAML ({problem})") from None
+        raise ConfigFileError(path, f"not valid YAML ({err})") from None
     if not isinstance(data, dict):
         raise ConfigFileError(path, f"expected a mapping of config keys, got {data!r}")
     return unaliased(data)

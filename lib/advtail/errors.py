@@ -9,6 +9,12 @@ class AdvtailError(Exception):
     """Base class of every error the pipeline raises on bad user input."""
 
 
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines too) as one space: errors are one
+    line, even when they quote a library's multi-line message."""
+    return " ".join(str(text).split())
+
+
 class ConfigError(AdvtailError):
     """A config value is missing, misspelt or out of range."""
 
@@ -18,7 +24,7 @@ class ConfigError(AdvtailError):
         message = f"config key '{key}': {expected}"
         if has_value:
             message += f", got {got!r}"
-        super().__init__(message)
+        super().__init__(one_line(message))
 
 
 class ConfigFileError(ConfigError):
@@ -27,7 +33,7 @@ class ConfigFileError(ConfigError):
     def __init__(self, path: str | Path, problem: str):
         self.key = str(path)
         self.expected = problem
-        AdvtailError.__init__(self, f"{path}: {problem}")
+        AdvtailError.__init__(self, one_line(f"{path}: {problem}"))
 
 
 class DataFileError(AdvtailError):
@@ -35,4 +41,4 @@ class DataFileError(AdvtailError):
 
     def __init__(self, path: str | Path, problem: str):
         self.path = str(path)
-        super().__init__(f"{path}: {problem}")
+        super().__init__(one_line(f"{path}: {problem}"))

@@ -33,7 +33,9 @@ try:
     # seed lists become one classifier or GAN entry per seed, <name>_seed<s>
     REPLICATES = expand_seeds(config)
     # against the sources and, where jobs run on this machine, its devices and memory
-    preflight(config, jobs_run_here=workflow.local_exec or workflow.remote_exec)
+    # (not when an executor sends them to cluster nodes, nor on a node, where CPU-only
+    # jobs run too: there each network job checks its device)
+    preflight(config, jobs_run_here=workflow.local_exec and not workflow.remote_exec)
     check_sidecars("results", config)
 except ConfigError as err:
     # One line, before any job runs (Snakemake deletes a job's old outputs when it starts).

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from advtail.data.arrays import atomic_write_bytes
-from advtail.errors import DataFileError
+from advtail.errors import DataFileError, one_line
 
 
 def atomic_torch_save(payload, path: str | Path) -> None:
@@ -60,7 +60,7 @@ def load_failure_cause(err: Exception) -> str:
     if marker in text:
         text = text.split(marker, 1)[1]
         text = re.split(r"Please use `torch\.serialization|Check the documentation", text)[0]
-    cause = " ".join(text.split()) or type(err).__name__
+    cause = one_line(text) or type(err).__name__
     return f"{type(err).__name__}: {cause}"
 
 
@@ -94,7 +94,7 @@ def load_model(
         model = build(arch)
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
-        cause = " ".join(str(err).split())
+        cause = one_line(err)
         raise DataFileError(
             path, f"weights do not fit architecture {arch['name']} ({type(err).__name__}: {cause})"
         ) from None

@@ -7,7 +7,7 @@ import torch
 
 from advtail.data.arrays import ImageSet, save_image_set
 from advtail.errors import DataFileError
-from advtail.nets.classifiers import load_classifier
+from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.gans import load_generator
 from advtail.nets.inference import predict_logits
 from advtail.nets.sampling import balanced_labels, generate_images, to_uint8_nhwc
@@ -47,7 +47,9 @@ def generate_samples(
                 "classifier to label them (the in-loop classifier)",
             )
         images = to_uint8_nhwc(generate_images(generator, count, rng, torch_device))
-        labeller, _ = load_classifier(labeller_path, torch_device)
+        labeller, labeller_payload = load_classifier(labeller_path, torch_device)
+        unlabelled = ImageSet(images, np.full(len(images), -1, dtype=np.int64), names)
+        check_classifier_fits(labeller_path, labeller_payload, generator_path, unlabelled)
         labels = predict_logits(labeller, images, device=torch_device).argmax(1).numpy()
     sample_set = ImageSet(
         images,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from advtail.errors import one_line
+
 log = logging.getLogger(__name__)
 
 
@@ -62,7 +64,7 @@ def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001
-        set_aside(path, f"unreadable ({' '.join(str(err).split())[:300]})")
+        set_aside(path, f"unreadable ({one_line(err)[:300]})")
         return None
     expected = {"fingerprint", "position", "rows", "best", "trainer"}
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:

@@ -19,7 +19,7 @@ from typing import Protocol
 import torch
 from tqdm.auto import tqdm
 
-from advtail.errors import AdvtailError
+from advtail.errors import AdvtailError, one_line
 from advtail.nets.files import atomic_torch_save
 from advtail.training.checkpointing import load_resume_state, set_aside
 
@@ -108,7 +108,7 @@ def _resumed(trainer: Trainable, state: dict, checkpoint_path) -> bool:
         trainer.load_state_dict(state["trainer"])
     except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
         trainer.load_state_dict(fresh)
-        set_aside(checkpoint_path, f"not this trainer's ({' '.join(str(err).split())[:300]})")
+        set_aside(checkpoint_path, f"not this trainer's ({one_line(err)[:300]})")
         return False
     return True
 

@@ -7,13 +7,15 @@ import random
 import numpy as np
 import torch
 
+from advtail.errors import ConfigError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto``: CUDA when present, else the CPU; ``cuda`` without a GPU is an error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' asked for (config key 'device'), but no GPU is visible")
+        raise ConfigError("device", "no GPU is visible to this job", "cuda")
     return torch.device(name)
 
 
