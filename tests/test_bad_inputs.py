@@ -173,6 +173,16 @@ def test_bad_value_stops_the_run_before_any_job(done, case):
     assert lines[0].startswith(f"Config error: config key '{key}'"), lines[0]
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a GPU")
+def test_gpu_is_not_required_of_a_machine_that_only_submits_jobs(done):
+    """A login node without a GPU submits jobs that ask Slurm for one."""
+    pytest.importorskip("snakemake_executor_plugin_slurm")
+    config = done / "config/cuda.yaml"
+    config.write_text(yaml.safe_dump(with_change(_set("device", "cuda"))))
+    result = snakemake(done, "-n", "--profile", "profiles/slurm", "--configfile", str(config))
+    assert "Config error" not in result.stdout + result.stderr
+
+
 def test_back_to_the_good_config_has_nothing_to_do(done):
     bad = with_change(_set("datasets.digits.val_per_class", 500))
     assert run_bad_config(done, yaml.safe_dump(bad)).returncode == 1

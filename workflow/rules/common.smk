@@ -26,6 +26,18 @@ from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 from advtail.preflight import check_sidecars, preflight
 
+
+def jobs_run_here(workflow):
+    """Whether jobs run on this machine. The executor is set only after the Snakefile is
+    read, but a run that submits jobs (e.g. --profile profiles/slurm) has --jobs, which
+    a local run turns into --cores; a job on a node runs in remote mode."""
+    if workflow.remote_exec:
+        return False
+    if workflow.executor_plugin is not None:
+        return workflow.local_exec
+    return workflow.resource_settings.nodes is None
+
+
 try:
     for path in workflow.configfiles:
         load_yaml(path)  # Snakemake's reader keeps the last of a key written twice
@@ -35,7 +47,7 @@ try:
     # against the sources and, where jobs run on this machine, its devices and memory
     # (not when an executor sends them to cluster nodes, nor on a node, where CPU-only
     # jobs run too: there each network job checks its device)
-    preflight(config, jobs_run_here=workflow.local_exec and not workflow.remote_exec)
+    preflight(config, jobs_run_here=jobs_run_here(workflow))
     check_sidecars("results", config)
 except ConfigError as err:
     # One line, before any job runs (Snakemake deletes a job's old outputs when it starts).
