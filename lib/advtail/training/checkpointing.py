@@ -71,7 +71,7 @@ def load_resume_state(path: str | Path, fingerprint: str) -> dict | None:
         set_aside(path, "of another configuration or code")
         return None
     if not expected <= set(state):
-        set_aside(path, f"lacks {sorted(expected - set(state))}")
+        set_aside(path, f"missing keys {sorted(expected - set(state))}")
         return None
     return state
 
