@@ -1,0 +1,1 @@
+"""Adversarial attacks: one class per attack behind one call, ``attack(model, x, y)``."""

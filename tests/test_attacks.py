@@ -1,0 +1,260 @@
+"""The attack package: known values, cross-checks against the Adversarial Robustness
+Toolbox (ART) on a small trained classifier, and gradient-masking sanity checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from advtail.attacks.base import eval_mode
+from advtail.attacks.budgets import budget_value, to_model_scale
+from advtail.attacks.deepfool import DeepFool
+from advtail.attacks.gradient import FGSM, PGD, FreePerturbation, project
+from advtail.attacks.losses import cross_entropy, cw_margin, weighted_cross_entropy
+from advtail.attacks.robustness import correct_flags, robust_flags
+from advtail.data.arrays import save_image_set
+from advtail.data.sources import build_splits
+from advtail.nets.classifiers import load_classifier
+from advtail.nets.inference import to_model_input
+from torch import nn
+
+# ------------------------------------------------------------------ small pieces
+
+
+def test_budgets_are_converted_once_from_the_pixel_scale():
+    assert budget_value("8/255") == pytest.approx(8 / 255)
+    assert to_model_scale("8/255") == pytest.approx(16 / 255)
+    assert to_model_scale(0.5) == 1.0
+    with pytest.raises(ValueError, match="8/255"):
+        budget_value("eight")
+
+
+def test_cw_margin_and_weighted_cross_entropy_values():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0]])
+    y = torch.tensor([0, 2])
+    assert cw_margin(logits, y).tolist() == [-1.0, 2.0]  # max other minus true
+    weights = torch.tensor([0.5, 1.0, 3.0])
+    ce = cross_entropy(logits, y)
+    assert torch.allclose(weighted_cross_entropy(weights)(logits, y), ce * torch.tensor([0.5, 3]))
+
+
+def test_projection_onto_the_balls():
+    delta = torch.tensor([[[[3.0, -4.0]]]])
+    assert project(delta, 1.0, "linf").flatten().tolist() == [1.0, -1.0]
+    assert project(delta, 1.0, "l2").flatten().tolist() == pytest.approx([0.6, -0.8])
+    assert project(delta, 10.0, "l2").flatten().tolist() == [3.0, -4.0]  # inside: unchanged
+
+
+def test_free_perturbation_ascends_along_the_shared_gradient_and_stays_in_the_ball():
+    free = FreePerturbation(eps=0.1, step_size=0.06)
+    x = torch.zeros(2, 1, 2, 2)
+    for expected in (0.06, 0.1):  # the second step is clipped to eps
+        x_adv = free.apply(x)
+        (x_adv * torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)).sum().backward()
+        free.update(x_adv)
+        assert free.delta[0].unique().tolist() == pytest.approx([expected])
+        assert free.delta[1].unique().tolist() == pytest.approx([-expected])
+    assert free.apply(torch.zeros(3, 1, 2, 2)).abs().sum() == 0  # another batch size
+
+
+def test_attack_runs_the_model_in_eval_mode_and_restores_its_mode():
+    model = nn.Sequential(nn.Flatten(), nn.BatchNorm1d(4), nn.Linear(4, 3))
+    model.train()
+    before = model[1].running_mean.clone()
+    x, y = torch.rand(8, 1, 2, 2) * 2 - 1, torch.randint(0, 3, (8,))
+    PGD(0.1, steps=3, step_size=0.05)(model, x, y)
+    assert model.training and model[1].training
+    assert torch.equal(model[1].running_mean, before)  # batch statistics never updated
+    with eval_mode(model):
+        assert not model[1].training
+    assert model[1].training
+
+
+# ------------------------------------------------------------------ a trained classifier
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A small CNN trained on the digits (8 px) and 600 held-out images to attack."""
+    from advtail.stages.train_classifier import train_classifier
+
+    root = tmp_path_factory.mktemp("attacks")
+    cfg = {"source": "digits", "image_size": 8, "channels": 1, "test_fraction": 0.35}
+    splits = build_splits("digits", {**cfg, "val_per_class": 5, "split_seed": 0})
+    for split, image_set in splits.items():
+        save_image_set(root / f"{split}.npz", image_set)
+    classifier = {
+        "subset": "full",
+        "arch": {"name": "small_cnn", "width": 16},
+        "loss": {"name": "ce"},
+        "optimizer": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005},
+        "epochs": 12,
+        "batch_size": 64,
+        "select": "last",
+        "seed": 0,
+    }
+    train_classifier(
+        "victim",
+        classifier,
+        root / "train.npz",
+        root / "val.npz",
+        root / "model.pt",
+        root / "log.csv",
+        root / "meta.json",
+        root / "ckpt.pt",
+        device="cpu",
+    )
+    model, _ = load_classifier(root / "model.pt")
+    test = splits["test"]
+    x = to_model_input(torch.from_numpy(test.images))
+    y = torch.from_numpy(test.labels)
+    assert len(y) >= 600
+    return model, x[:600], y[:600]
+
+
+def accuracy(model, x, y) -> float:
+    return correct_flags(model, x, y).float().mean().item()
+
+
+def art_classifier(model):
+    pytest.importorskip("art")
+    from art.estimators.classification import PyTorchClassifier
+
+    return PyTorchClassifier(
+        model=model,
+        loss=nn.CrossEntropyLoss(),
+        input_shape=(1, 8, 8),
+        nb_classes=10,
+        clip_values=(-1.0, 1.0),
+        device_type="cpu",
+    )
+
+
+def test_the_victim_is_accurate(trained):
+    model, x, y = trained
+    assert accuracy(model, x, y) > 0.85
+
+
+def test_fgsm_gives_the_libraries_images(trained):
+    from art.attacks.evasion import FastGradientMethod
+
+    model, x, y = trained
+    eps = to_model_scale(4 / 255)
+    ours = FGSM(eps)(model, x, y)
+    art = FastGradientMethod(art_classifier(model), norm=np.inf, eps=eps, num_random_init=0)
+    theirs = torch.from_numpy(art.generate(x.numpy(), y=y.numpy()))
+    assert (ours - x).abs().max() > 0
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_pgd_without_random_start_gives_the_libraries_images(trained):
+    from art.attacks.evasion import ProjectedGradientDescentPyTorch
+
+    model, x, y = trained
+    eps, step = to_model_scale(8 / 255), to_model_scale(2 / 255)
+    ours = PGD(eps, steps=10, step_size=step, random_start=False)(model, x, y)
+    art = ProjectedGradientDescentPyTorch(
+        art_classifier(model),
+        norm=np.inf,
+        eps=eps,
+        eps_step=step,
+        max_iter=10,
+        num_random_init=0,
+        batch_size=600,
+        verbose=False,
+    )
+    theirs = torch.from_numpy(art.generate(x.numpy(), y=y.numpy()))
+    assert (ours - x).abs().max() == pytest.approx(eps, abs=1e-6)
+    assert torch.allclose(ours, theirs, atol=1e-5)
+
+
+def test_pgd_with_random_start_agrees_with_the_library_within_a_point(trained):
+    from art.attacks.evasion import ProjectedGradientDescentPyTorch
+
+    model, x, y = trained
+    eps, step = to_model_scale(12 / 255), to_model_scale(3 / 255)
+    torch.manual_seed(0)
+    ours = accuracy(model, PGD(eps, 20, step)(model, x, y, torch.Generator().manual_seed(1)), y)
+    art = ProjectedGradientDescentPyTorch(
+        art_classifier(model),
+        norm=np.inf,
+        eps=eps,
+        eps_step=step,
+        max_iter=20,
+        num_random_init=1,
+        batch_size=600,
+        verbose=False,
+    )
+    np.random.seed(0)
+    theirs = accuracy(model, torch.from_numpy(art.generate(x.numpy(), y=y.numpy())), y)
+    assert 0.05 < ours < 0.95, ours  # a budget where the comparison means something
+    assert abs(ours - theirs) <= 0.01, (ours, theirs)
+
+
+def test_deepfool_fooling_rate_agrees_with_the_library_within_two_points(trained):
+    from art.attacks.evasion import DeepFool as ArtDeepFool
+
+    model, x, y = trained
+    with torch.no_grad():
+        clean = model(x).argmax(1)
+    ours = DeepFool("l2", overshoot=0.02, max_iter=50)(model, x, y)
+    art = ArtDeepFool(art_classifier(model), max_iter=50, epsilon=0.02, nb_grads=10, verbose=False)
+    theirs = torch.from_numpy(art.generate(x.numpy()))
+    with torch.no_grad():
+        ours_rate = (model(ours).argmax(1) != clean).float().mean().item()
+        theirs_rate = (model(theirs).argmax(1) != clean).float().mean().item()
+    assert ours_rate > 0.9
+    assert abs(ours_rate - theirs_rate) <= 0.02, (ours_rate, theirs_rate)
+    # minimal: the L2 perturbations are far smaller than the images
+    assert (ours - x).flatten(1).norm(dim=1).median() < x.flatten(1).norm(dim=1).median() / 2
+
+
+def test_linf_deepfool_fools_within_a_small_budget(trained):
+    model, x, y = trained
+    with torch.no_grad():
+        clean = model(x).argmax(1)
+    x_adv = DeepFool("linf")(model, x, y)
+    with torch.no_grad():
+        fooled = (model(x_adv).argmax(1) != clean).float().mean().item()
+    assert fooled > 0.9
+    assert (x_adv - x).abs().flatten(1).max(1).values.median() < 0.5
+
+
+# ------------------------------------------------------------------ gradient masking
+
+
+def test_robust_accuracy_falls_with_eps_and_reaches_zero(trained):
+    model, x, y = trained
+    budgets = [2 / 255, 8 / 255, 32 / 255, 1.0]  # 1.0 can replace the whole image
+    accuracies = []
+    for eps01 in budgets:
+        eps = to_model_scale(eps01)
+        attack = PGD(eps, 20, eps / 4)
+        adv = attack(model, x, y, torch.Generator().manual_seed(0))
+        accuracies.append(accuracy(model, adv, y))
+    assert all(b <= a for a, b in zip(accuracies, accuracies[1:], strict=False)), accuracies
+    assert accuracies[-1] == 0.0, accuracies
+
+
+def test_more_pgd_steps_never_help_the_model(trained):
+    model, x, y = trained
+    eps = to_model_scale(8 / 255)
+    rates = {
+        steps: accuracy(model, PGD(eps, steps, to_model_scale(2 / 255))(model, x, y), y)
+        for steps in (20, 100)
+    }
+    assert rates[100] <= rates[20] + 0.005, rates
+
+
+def test_robust_flags_keep_the_worst_case_per_sample(trained):
+    model, x, y = trained
+    eps = to_model_scale(8 / 255)
+    attacks = {"fgsm": FGSM(eps), "pgd20": PGD(eps, 20, to_model_scale(2 / 255))}
+    flags = robust_flags(model, attacks, x, y)
+    assert list(flags) == ["clean", "fgsm", "pgd20"]
+    assert torch.equal(flags["clean"], correct_flags(model, x, y))
+    # a running worst case: a sample robust under PGD was robust under FGSM and clean
+    assert not (flags["pgd20"] & ~flags["fgsm"]).any()
+    assert not (flags["fgsm"] & ~flags["clean"]).any()
+    alone = correct_flags(model, PGD(eps, 20, to_model_scale(2 / 255))(model, x, y), y)
+    assert flags["pgd20"].sum() <= alone.sum()
