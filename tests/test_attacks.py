@@ -258,3 +258,19 @@ def test_robust_flags_keep_the_worst_case_per_sample(trained):
     assert not (flags["fgsm"] & ~flags["clean"]).any()
     alone = correct_flags(model, PGD(eps, 20, to_model_scale(2 / 255))(model, x, y), y)
     assert flags["pgd20"].sum() <= alone.sum()
+
+
+def test_autoattack_is_at_least_as_strong_as_pgd20(trained):
+    from advtail.attacks.autoattack import AutoAttack, library
+
+    model, x, y = trained
+    # few samples at a budget where most fall (Square's 5000 queries run on the rest)
+    x, y = x[:120], y[:120]
+    eps = to_model_scale(32 / 255)
+    pgd = accuracy(model, PGD(eps, 20, to_model_scale(2 / 255))(model, x, y), y)
+    x_adv = AutoAttack(eps)(model, x, y, torch.Generator().manual_seed(0))
+    assert (x_adv - x).abs().max() <= eps + 1e-5  # within the budget on [-1, 1]
+    auto = accuracy(model, x_adv, y)
+    print(f"robust accuracy: PGD-20 {pgd:.4f}, AutoAttack {auto:.4f}")
+    assert auto <= pgd + 0.005, (auto, pgd)
+    assert library().startswith("adversarial-robustness-toolbox 1.")
