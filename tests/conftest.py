@@ -45,6 +45,15 @@ def make_image_set(counts, image_size=2, channels=1, seed=0) -> ImageSet:
     return ImageSet(images, labels, names, meta={"dataset": "toy", "sha256": "0" * 64})
 
 
+def set_at(config, parts, value) -> None:
+    """Set the entry of ``config`` at the key path ``parts`` (names, or indices of lists)."""
+    *parents, last = parts
+    node = config
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    node[int(last) if isinstance(node, list) else last] = value
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

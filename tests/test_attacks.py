@@ -130,6 +130,22 @@ def art_classifier(model):
     )
 
 
+def art_pgd(model, eps, step, steps, random_inits):
+    """ART's L-inf PGD on ``model`` (the whole evaluation set in one batch)."""
+    from art.attacks.evasion import ProjectedGradientDescentPyTorch
+
+    return ProjectedGradientDescentPyTorch(
+        art_classifier(model),
+        norm=np.inf,
+        eps=eps,
+        eps_step=step,
+        max_iter=steps,
+        num_random_init=random_inits,
+        batch_size=600,
+        verbose=False,
+    )
+
+
 def test_the_victim_is_accurate(trained):
     model, x, y = trained
     assert accuracy(model, x, y) > 0.85
@@ -148,43 +164,21 @@ def test_fgsm_gives_the_libraries_images(trained):
 
 
 def test_pgd_without_random_start_gives_the_libraries_images(trained):
-    from art.attacks.evasion import ProjectedGradientDescentPyTorch
-
     model, x, y = trained
     eps, step = to_model_scale(8 / 255), to_model_scale(2 / 255)
     ours = PGD(eps, steps=10, step_size=step, random_start=False)(model, x, y)
-    art = ProjectedGradientDescentPyTorch(
-        art_classifier(model),
-        norm=np.inf,
-        eps=eps,
-        eps_step=step,
-        max_iter=10,
-        num_random_init=0,
-        batch_size=600,
-        verbose=False,
-    )
+    art = art_pgd(model, eps, step, steps=10, random_inits=0)
     theirs = torch.from_numpy(art.generate(x.numpy(), y=y.numpy()))
     assert (ours - x).abs().max() == pytest.approx(eps, abs=1e-6)
     assert torch.allclose(ours, theirs, atol=1e-5)
 
 
 def test_pgd_with_random_start_agrees_with_the_library_within_a_point(trained):
-    from art.attacks.evasion import ProjectedGradientDescentPyTorch
-
     model, x, y = trained
     eps, step = to_model_scale(12 / 255), to_model_scale(3 / 255)
     torch.manual_seed(0)
     ours = accuracy(model, PGD(eps, 20, step)(model, x, y, torch.Generator().manual_seed(1)), y)
-    art = ProjectedGradientDescentPyTorch(
-        art_classifier(model),
-        norm=np.inf,
-        eps=eps,
-        eps_step=step,
-        max_iter=20,
-        num_random_init=1,
-        batch_size=600,
-        verbose=False,
-    )
+    art = art_pgd(model, eps, step, steps=20, random_inits=1)
     np.random.seed(0)
     theirs = accuracy(model, torch.from_numpy(art.generate(x.numpy(), y=y.numpy())), y)
     assert 0.05 < ours < 0.95, ours  # a budget where the comparison means something

@@ -18,7 +18,7 @@ import torch
 import yaml
 from advtail.data.arrays import ImageSet, save_image_set
 from advtail.errors import AdvtailError, DataFileError
-from conftest import copy_workflow, make_image_set
+from conftest import copy_workflow, make_image_set, set_at
 from test_workflow import planned_jobs, snakemake
 
 pytestmark = pytest.mark.bad_input
@@ -98,11 +98,7 @@ def _set(path: str, value):
     """A change that sets the dotted ``path`` of the config to ``value``."""
 
     def change(config):
-        *parents, last = path.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[last] = value
+        set_at(config, path.split("."), value)
 
     return change
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from advtail.config import load_yaml, validate_config
 from advtail.errors import ConfigError
-from conftest import DEFAULT_CONFIG, REPO, SCHEMA
+from conftest import DEFAULT_CONFIG, REPO, SCHEMA, set_at
 
 
 @pytest.fixture
@@ -44,11 +44,7 @@ def test_source_defaults(default):
 
 def _set(path, value):
     def mutate(cfg):
-        *parents, last = path
-        node = cfg
-        for key in parents:
-            node = node[key]
-        node[last] = value
+        set_at(cfg, path, value)
 
     return mutate
 
@@ -441,14 +437,7 @@ FLOAT_KEYS = sorted(set(_float_keys(load_yaml(DEFAULT_CONFIG))))
 def test_nan_and_infinity_are_rejected_in_every_float_key(key):
     for bad in (float("nan"), float("inf"), float("-inf")):
         config = load_yaml(DEFAULT_CONFIG)
-        node = config
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        if isinstance(node, list):
-            node[int(last)] = bad
-        else:
-            node[last] = bad
+        set_at(config, key.split("."), bad)
         with pytest.raises(ConfigError) as caught:
             validate_config(config, SCHEMA)
         assert str(caught.value).startswith(f"config key '{key}': expected a finite number")

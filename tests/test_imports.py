@@ -101,3 +101,23 @@ def test_rule_log_captures_output_and_user_errors(tmp_path, capsys):
     assert info.value.code == 1
     assert "ERROR: some/file.npz: file not found" in log_file.read_text()
     assert "some/file.npz: file not found" in capsys.readouterr().err
+
+
+def test_jobs_run_here_only_for_local_runs():
+    from types import SimpleNamespace as NS
+
+    from advtail.workflow.execution import jobs_run_here
+
+    def workflow(remote=False, plugin=None, local=True, nodes=None):
+        return NS(
+            remote_exec=remote,
+            executor_plugin=plugin,
+            local_exec=local,
+            resource_settings=NS(nodes=nodes),
+        )
+
+    assert jobs_run_here(workflow())  # snakemake --cores all
+    assert not jobs_run_here(workflow(nodes=50))  # --profile profiles/slurm (jobs: 50)
+    assert not jobs_run_here(workflow(remote=True))  # a job on a cluster node
+    assert not jobs_run_here(workflow(plugin=object(), local=False, nodes=None))
+    assert jobs_run_here(workflow(plugin=object(), local=True, nodes=4))

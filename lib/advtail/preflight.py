@@ -14,6 +14,7 @@ of this machine and its memory. Image folders are counted by their jobs.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -184,8 +185,6 @@ def check_sidecars(results: str | os.PathLike, config: dict) -> None:
     """Every existing sidecar of an image set this config reads (dataset splits, subsets,
     samples) is a readable one. Checked at start, because the job that reads a broken
     sidecar would fail only after Snakemake deleted that job's earlier outputs."""
-    from pathlib import Path
-
     results = Path(results)
     folders = [results / "datasets" / name for name in config["datasets"]]
     folders += [

@@ -20,22 +20,13 @@ from advtail.config import (
     load_yaml,
     validate_config,
 )
+from advtail.data.arrays import sidecar_path
 from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 from advtail.preflight import check_sidecars, preflight
-
-
-def jobs_run_here(workflow):
-    """Whether jobs run on this machine. The executor is set only after the Snakefile is
-    read, but a run that submits jobs (e.g. --profile profiles/slurm) has --jobs, which
-    a local run turns into --cores; a job on a node runs in remote mode."""
-    if workflow.remote_exec:
-        return False
-    if workflow.executor_plugin is not None:
-        return workflow.local_exec
-    return workflow.resource_settings.nodes is None
+from advtail.workflow.execution import jobs_run_here
 
 
 try:
@@ -106,7 +97,7 @@ def sidecar(npz):
     """
     if callable(npz):
         return lambda wildcards: sidecar(npz(wildcards))
-    return str(Path(npz).with_suffix(".json"))
+    return str(sidecar_path(npz))
 
 
 def subset_train_split(wildcards):
