@@ -28,7 +28,6 @@ from advtail.metrics.fid_backbone import resolve_fid_backbone
 from advtail.preflight import check_sidecars, preflight
 from advtail.workflow.execution import jobs_run_here
 
-
 try:
     for path in workflow.configfiles:
         load_yaml(path)  # Snakemake's reader keeps the last of a key written twice
