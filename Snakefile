@@ -25,12 +25,14 @@ wildcard_constraints:
     split="|".join(SPLITS),
     classifier="|".join(CLASSIFIERS) or "^$",
     gan="|".join(GANS) or "^$",
+    threat="|".join(THREATS) or "^$",
 
 
 include: "workflow/rules/data.smk"
 include: "workflow/rules/classifiers.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/robustness.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -74,8 +74,9 @@ def test_attack_runs_the_model_in_eval_mode_and_restores_its_mode():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A small CNN trained on the digits (8 px) and 600 held-out images to attack."""
+def victim_files(tmp_path_factory):
+    """A small CNN trained on the digits (8 px): its folder, with model.pt and the
+    train / val / test splits."""
     from advtail.stages.train_classifier import train_classifier
 
     root = tmp_path_factory.mktemp("attacks")
@@ -104,8 +105,16 @@ def trained(tmp_path_factory):
         root / "ckpt.pt",
         device="cpu",
     )
-    model, _ = load_classifier(root / "model.pt")
-    test = splits["test"]
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(victim_files):
+    """The victim and 600 held-out images to attack."""
+    from advtail.data.arrays import load_image_set
+
+    model, _ = load_classifier(victim_files / "model.pt")
+    test = load_image_set(victim_files / "test.npz")
     x = to_model_input(torch.from_numpy(test.images))
     y = torch.from_numpy(test.labels)
     assert len(y) >= 600
@@ -268,3 +277,75 @@ def test_autoattack_is_at_least_as_strong_as_pgd20(trained):
     print(f"robust accuracy: PGD-20 {pgd:.4f}, AutoAttack {auto:.4f}")
     assert auto <= pgd + 0.005, (auto, pgd)
     assert library().startswith("adversarial-robustness-toolbox 1.")
+
+
+# ------------------------------------------------------------------ the evaluation stage
+
+
+def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(victim_files, tmp_path):
+    from advtail.stages.evaluate_robustness import evaluate_robustness
+    from advtail.stages.tables import robustness_table
+
+    threat = {
+        "norm": "linf",
+        "eps": "32/255",
+        "attacks": ["clean", "fgsm", "pgd20", "cw10", "deepfool", "autoattack"],
+        "step_fraction": 0.25,
+        "restarts": 1,
+        "batch_size": 128,
+        "seed": 0,
+        "autoattack": {"images": 30, "apgd_iterations": 10, "square_queries": 20},
+    }
+    out, examples = tmp_path / "linf32.json", tmp_path / "linf32_examples.npz"
+    summary = evaluate_robustness(
+        victim_files / "model.pt",
+        victim_files / "test.npz",
+        out,
+        examples,
+        "linf32",
+        threat,
+        device="cpu",
+        threads=1,
+    )
+    attacks = summary["attacks"]
+    assert list(attacks) == threat["attacks"] + ["worst_case"]
+    n = summary["num_test"]
+    assert n > 600 and summary["eps"] == pytest.approx(32 / 255)
+    for name, a in attacks.items():
+        expected = 30 if name == "autoattack" else n
+        assert a["num_attacked"] == expected
+        if name != "worst_case":
+            assert sum(a["predicted_counts"]) == sum(a["true_counts"]) == expected
+            # the per-class accuracies are the overall one split up
+            split = np.dot(a["per_class_accuracy"], a["true_counts"]) / expected
+            assert split == pytest.approx(a["accuracy"])
+    # the AutoAttack subset is stratified: 3 images of each class
+    assert attacks["autoattack"]["true_counts"] == [3] * 10
+    assert "subset of 30" in attacks["autoattack"]["note"]
+    assert attacks["autoattack"]["library"].startswith("adversarial-robustness-toolbox ")
+    assert attacks["pgd20"]["library"].startswith("advtail ")
+    assert attacks["pgd20"]["step_size"] == pytest.approx(8 / 255)
+    # no attack beats the clean accuracy; iterating beats one step; the worst case is
+    # at most every attack that ran on every image
+    clean = attacks["clean"]["accuracy"]
+    assert all(a["accuracy"] <= clean for k, a in attacks.items() if k != "autoattack")
+    assert attacks["pgd20"]["accuracy"] <= attacks["fgsm"]["accuracy"]
+    assert attacks["pgd20"]["accuracy"] < clean - 0.2
+    full = [k for k in threat["attacks"] if k != "autoattack"]
+    assert attacks["worst_case"]["over"] == full
+    assert attacks["worst_case"]["accuracy"] <= min(attacks[k]["accuracy"] for k in full)
+    # the examples: the first test image of each class in the subset, in class order, and
+    # adversarial examples within the budget (L-inf 32/255 is 64/255 on the model scale)
+    with np.load(examples) as arrays:
+        assert arrays["labels"].tolist() == list(range(10))
+        for name in threat["attacks"]:
+            delta = arrays[f"adv_{name}"] - arrays["clean"]
+            assert np.abs(delta).max() <= 64 / 255 + 1e-5
+        assert np.abs(arrays["adv_pgd20"] - arrays["clean"]).max() > 60 / 255
+        assert np.array_equal(arrays["adv_clean"], arrays["clean"])
+    table = robustness_table([out], tmp_path / "robustness.csv", "test", None, tmp_path / "s.csv")
+    assert list(table["attack"]) == list(attacks)
+    assert table.set_index("attack")["tail_accuracy"].to_dict() == pytest.approx(
+        {k: a["group_accuracy"]["tail"] for k, a in attacks.items()}
+    )
+    assert table.loc[table["attack"] == "autoattack", "note"].str.contains("subset").all()

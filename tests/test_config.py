@@ -255,6 +255,61 @@ BAD_CONFIGS = {
         "evaluation.fid_backbone",
         "one of",
     ),
+    "threat of an undefined classifier": (
+        _set(["robustness", "threats", "linf16", "classifiers"], ["ce_lt20", "nowhere"]),
+        "robustness.threats.linf16.classifiers.1",
+        "nowhere",
+    ),
+    "unknown attack": (
+        _set(["robustness", "threats", "linf8", "attacks"], ["clean", "fab"]),
+        "robustness.threats.linf8.attacks.1",
+        "unknown attack 'fab'",
+    ),
+    "attack of zero steps": (
+        _set(["robustness", "threats", "linf8", "attacks"], ["pgd0"]),
+        "robustness.threats.linf8.attacks.0",
+        "at least 1",
+    ),
+    "unknown norm": (
+        _set(["robustness", "threats", "linf8", "norm"], "l1"),
+        "robustness.threats.linf8.norm",
+        "one of",
+    ),
+    "zero budget": (
+        _set(["robustness", "threats", "linf8", "eps"], 0),
+        "robustness.threats.linf8.eps",
+        "(0, 1]",
+    ),
+    "budget above one": (
+        _set(["robustness", "threats", "linf8", "eps"], "300/255"),
+        "robustness.threats.linf8.eps",
+        "(0, 1]",
+    ),
+    "budget not a number": (
+        _set(["robustness", "threats", "linf8", "eps"], "eight"),
+        "robustness.threats.linf8.eps",
+        "'8/255'",
+    ),
+    "zero restarts": (
+        _set(["robustness", "threats", "linf8", "restarts"], 0),
+        "robustness.threats.linf8.restarts",
+        ">= 1",
+    ),
+    "zero square queries": (
+        _set(["robustness", "threats", "linf16", "autoattack", "square_queries"], 0),
+        "robustness.threats.linf16.autoattack.square_queries",
+        ">= 1",
+    ),
+    "figure attack outside the figure threat": (
+        _set(["robustness", "figures"], {"threat": "linf8", "attack": "cw100"}),
+        "robustness.figures.attack",
+        "figure threat 'linf8'",
+    ),
+    "undefined figure threat": (
+        _set(["robustness", "figures"], {"threat": "linf2"}),
+        "robustness.figures.threat",
+        "linf2",
+    ),
     "wrn depth": (
         _set(["classifiers", "ce_lt20", "arch"], {"name": "wrn", "depth": 27}),
         "classifiers.ce_lt20.arch.depth",
@@ -441,6 +496,22 @@ def test_nan_and_infinity_are_rejected_in_every_float_key(key):
         with pytest.raises(ConfigError) as caught:
             validate_config(config, SCHEMA)
         assert str(caught.value).startswith(f"config key '{key}': expected a finite number")
+
+
+def test_threats_evaluate_every_seed_of_a_seeded_classifier():
+    from advtail.config import expand_seeds, figure_attack, figure_threat
+
+    config = load_yaml(DEFAULT_CONFIG)
+    config["classifiers"]["ce_lt20"]["seed"] = [0, 2]
+    validate_config(config, SCHEMA)
+    expand_seeds(config)
+    threat = config["robustness"]["threats"]["linf16"]
+    assert threat["classifiers"] == ["ce_lt20_seed0", "ce_lt20_seed2", "drw_lt20", "ldam_drw_lt20"]
+    # the figures show the threat with the most attacks, and its PGD-20
+    assert figure_threat(config["robustness"]) == "linf16"
+    assert figure_attack(config["robustness"]) == "pgd20"
+    del config["robustness"]["threats"]["linf16"]
+    assert figure_threat(config["robustness"]) == "linf32"  # a tie: the first by name
 
 
 def test_the_float_keys_cover_every_section():

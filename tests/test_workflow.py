@@ -67,6 +67,8 @@ def fast(config: dict) -> dict:
             batch_size=8,
         )
         cfg["arch"].update(g_width=4, d_width=4, latent_dim=8)
+    for threat in (config.get("robustness") or {}).get("threats", {}).values():
+        threat["autoattack"] = {"images": 20, "apgd_iterations": 5, "square_queries": 10}
     return config
 
 
@@ -92,7 +94,21 @@ GAN_JOBS = {
     "gan_table": 1,
     **FIGURE_JOBS,
 }
+ROBUSTNESS_JOBS = {
+    "evaluate_robustness": 12,  # 3 classifiers under 4 threat models
+    "robustness_table": 1,
+    **{
+        f"figure_{name}": 1
+        for name in (
+            "robust_accuracy_groups",
+            "adversarial_predictions",
+            "accuracy_against_eps",
+            "adversarial_examples",
+        )
+    },
+}
 CLASSIFIER_JOBS = {
+    **ROBUSTNESS_JOBS,
     "train_classifier": 6,
     "evaluate_classifier": 6,
     "classifier_table": 1,
@@ -204,6 +220,7 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
         "evaluate_classifier": 5,
         "classifier_table": 1,
         **GAN_JOBS,
+        **ROBUSTNESS_JOBS,  # the three evaluated classifiers are on lt20
         "all": 1,
     }
 
@@ -257,7 +274,17 @@ def test_gan_outputs(workdir):
 def test_report_holds_every_figure_and_table(workdir):
     snakemake(workdir, "--report", "report.html")
     html = (workdir / "report.html").read_text(errors="replace")
-    for name in ("class_distribution.png", "fid_kl.png", "validation_fid.png", "gan_metrics.csv"):
+    for name in (
+        "class_distribution.png",
+        "fid_kl.png",
+        "validation_fid.png",
+        "gan_metrics.csv",
+        "robustness.csv",
+        "robust_accuracy_groups.png",
+        "adversarial_predictions.png",
+        "accuracy_against_eps.png",
+        "adversarial_examples.png",
+    ):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
 
@@ -285,6 +312,55 @@ def test_one_figure_builds_only_its_ancestors(tmp_path):
         "train_gan": 4,
         "figure_validation_fid": 1,
     }
+
+
+def test_robustness_outputs(workdir):
+    table = pd.read_csv(workdir / "results/tables/robustness.csv")
+    models = ["ce_lt20", "drw_lt20", "ldam_drw_lt20"]
+    main = table[table["threat"] == "linf16"]
+    assert sorted(main["classifier"].unique()) == models
+    attacks = ["clean", "fgsm", "pgd20", "pgd100", "cw100", "deepfool", "autoattack", "worst_case"]
+    for model in models:
+        assert main.loc[main["classifier"] == model, "attack"].tolist() == attacks
+    sweep = table[table["threat"] != "linf16"]
+    assert len(sweep) == 3 * 3 * 2  # clean and PGD-20 at three budgets
+    auto = main[main["attack"] == "autoattack"]
+    assert (auto["num_attacked"] == 20).all() and auto["note"].str.contains("subset").all()
+    assert auto["library"].str.startswith("adversarial-robustness-toolbox").all()
+    assert auto["settings"].str.contains("square_queries=10").all()
+    assert (main.loc[main["attack"] == "pgd20", "num_attacked"] == 450).all()
+    # accuracy never rises with eps under PGD-20, per model
+    pgd = table[table["attack"] == "pgd20"].sort_values("eps")
+    for _, rows in pgd.groupby("classifier"):
+        assert (rows["accuracy"].diff().dropna() <= 1e-9).all()
+    summary = pd.read_csv(workdir / "results/tables/robustness_summary.csv")
+    assert set(summary["n_seeds"]) == {1} and len(summary) == len(table)
+    for name in (
+        "robust_accuracy_groups",
+        "adversarial_predictions",
+        "accuracy_against_eps",
+        "adversarial_examples",
+    ):
+        assert (workdir / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
+    folder = workdir / "results/robustness/digits/lt20/ce_lt20"
+    assert {p.name for p in folder.iterdir()} == {
+        f"{t}{s}"
+        for t in ("linf4", "linf8", "linf16", "linf32")
+        for s in (".json", "_examples.npz")
+    }
+
+
+def test_adding_a_classifier_to_a_threat_evaluates_only_it(workdir, tmp_path):
+    copy = built_copy(workdir, tmp_path)
+    config = yaml.safe_load((copy / "config/config.yaml").read_text())
+    threat = config["robustness"]["threats"]["linf8"]  # its list is shared (YAML anchor)
+    threat["classifiers"] = [*threat["classifiers"], "annotator"]
+    (copy / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = snakemake(copy, "-n", "--printshellcmds")
+    planned = planned_jobs(result)
+    assert planned["evaluate_robustness"] == 1, planned
+    assert "results/robustness/digits/full/annotator/linf8.json" in result.stdout + result.stderr
+    assert not {"train_classifier", "train_gan"} & set(planned)
 
 
 def test_classifier_outputs(workdir):

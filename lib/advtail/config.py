@@ -432,6 +432,57 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
             )
 
 
+def _check_robustness(robustness: dict, classifiers: dict) -> None:
+    from advtail.attacks.threats import attack_steps, check_budget
+
+    threats = robustness.get("threats") or {}
+    for name, threat in threats.items():
+        key = f"robustness.threats.{name}"
+        try:
+            check_budget(threat["eps"])
+        except ValueError as err:
+            raise ConfigError(f"{key}.eps", str(err).split(", got")[0], threat["eps"]) from None
+        for i, attack in enumerate(threat["attacks"]):
+            try:
+                attack_steps(attack)
+            except ValueError as err:
+                raise ConfigError(f"{key}.attacks.{i}", str(err), has_value=False) from None
+        for i, classifier in enumerate(threat["classifiers"]):
+            _require_defined(f"{key}.classifiers.{i}", classifier, classifiers, "classifiers")
+    figures = robustness.get("figures") or {}
+    if figures.get("threat") is not None:
+        _require_defined("robustness.figures.threat", figures["threat"], threats, "threats")
+    shown = figure_threat(robustness)
+    if figures.get("attack") is not None and shown is not None:
+        if figures["attack"] not in threats[shown]["attacks"]:
+            raise ConfigError(
+                "robustness.figures.attack",
+                f"expected an attack of the figure threat '{shown}' ({threats[shown]['attacks']})",
+                figures["attack"],
+            )
+
+
+def figure_threat(robustness: dict) -> str | None:
+    """The threat the group, prediction and example figures show: the configured one,
+    else the one with the most attacks (the first by name on a tie); None without any."""
+    threats = robustness.get("threats") or {}
+    chosen = (robustness.get("figures") or {}).get("threat")
+    if chosen or not threats:
+        return chosen
+    return max(sorted(threats), key=lambda name: len(threats[name]["attacks"]))
+
+
+def figure_attack(robustness: dict) -> str | None:
+    """The attack the prediction, example and accuracy-against-eps figures show: the
+    configured one, else pgd20 where the figure threat has it, else its last attack."""
+    threat = figure_threat(robustness)
+    chosen = (robustness.get("figures") or {}).get("attack")
+    if chosen or threat is None:
+        return chosen
+    attacks = robustness["threats"][threat]["attacks"]
+    return "pgd20" if "pgd20" in attacks else attacks[-1]
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and its cross-references; fill defaults.
 
@@ -461,6 +512,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         config.get("classifiers", {}), config["subsets"], config["datasets"], variants
     )
     _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
+    _check_robustness(config.get("robustness") or {}, config.get("classifiers", {}))
     _fill_defaults(config, schema, schema)
     from advtail.metrics.fid_backbone import resolve_fid_backbone
 
@@ -554,6 +606,17 @@ def expand_seeds(config: dict) -> dict:
                 replicates[section][copy_name] = {"method": name, "seed": seed}
         if section in config:
             config[section] = expanded
+    # a threat evaluates every seed of a seeded classifier
+    for threat in ((config.get("robustness") or {}).get("threats") or {}).values():
+        threat["classifiers"] = [
+            copy
+            for name in threat["classifiers"]
+            for copy in (
+                [replicate_name(name, s) for s in seeded["classifiers"][name]]
+                if name in seeded["classifiers"]
+                else [name]
+            )
+        ]
     classifiers, subsets = config.get("classifiers", {}), config["subsets"]
     for name, cfg in config.get("gans", {}).items():
         seed = cfg["seed"]

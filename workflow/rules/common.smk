@@ -14,6 +14,8 @@ expose_lib(LIB)
 from advtail.config import (
     canonical,
     expand_seeds,
+    figure_attack,
+    figure_threat,
     gan_annotator,
     gan_cas_classifier,
     gan_labeller,
@@ -26,6 +28,7 @@ from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 from advtail.preflight import check_sidecars, preflight
+from advtail.stages.robustness_figures import ROBUSTNESS_FIGURES
 from advtail.workflow.execution import jobs_run_here
 
 try:
@@ -56,6 +59,8 @@ DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
 CLASSIFIERS = sorted(config["classifiers"])
 GANS = sorted(config["gans"])
+ROBUSTNESS = config["robustness"]
+THREATS = sorted(ROBUSTNESS["threats"])
 EVALUATION = config["evaluation"]
 # Inception (weights configured or in torch hub's cache) or the annotator's features.
 FID_BACKBONE = resolve_fid_backbone(EVALUATION)
@@ -257,7 +262,10 @@ FIGURES = ("class_distribution", "fid_kl", "validation_fid", "sample_grids")
 
 
 def figure_targets():
-    return [f"results/figures/{name}.png" for name in FIGURES] if GANS else []
+    figures = list(FIGURES) if GANS else []
+    if THREATS:
+        figures += ROBUSTNESS_FIGURES
+    return [f"results/figures/{name}.png" for name in figures]
 
 
 def sample_files(filename, gans=None):
@@ -265,6 +273,34 @@ def sample_files(filename, gans=None):
         f"{gan_dir(name).replace('results/gans', 'results/samples', 1)}/{filename}"
         for name in (GANS if gans is None else gans)
     ]
+
+
+def threat_config(wildcards):
+    """The threat model's settings (not its classifier list: adding a classifier to a
+    threat reruns nothing else), once the classifier is one the threat names."""
+    check_location("classifiers", wildcards.classifier, wildcards)
+    threat = ROBUSTNESS["threats"][wildcards.threat]
+    if wildcards.classifier not in threat["classifiers"]:
+        raise ValueError(
+            f"classifier '{wildcards.classifier}' is not evaluated under threat "
+            f"'{wildcards.threat}' (config key robustness.threats.{wildcards.threat}"
+            ".classifiers)"
+        )
+    return canonical({k: v for k, v in threat.items() if k != "classifiers"})
+
+
+def robustness_files(threats=None, suffix=".json"):
+    """The evaluation files of every classifier of each threat (all threats by default)."""
+    files = []
+    for threat in THREATS if threats is None else threats:
+        for name in ROBUSTNESS["threats"][threat]["classifiers"]:
+            folder = classifier_dir(name).replace("classifiers", "robustness", 1)
+            files.append(os.path.join(folder, threat + suffix))
+    return files
+
+
+FIGURE_THREAT = figure_threat(ROBUSTNESS)
+FIGURE_ATTACK = figure_attack(ROBUSTNESS)
 
 
 def all_targets():
@@ -284,4 +320,6 @@ def all_targets():
     targets += sample_files("grid.png") + sample_files("samples.json")
     if GANS:
         targets.append("results/tables/gan_metrics.csv")
+    if THREATS:
+        targets.append("results/tables/robustness.csv")
     return targets

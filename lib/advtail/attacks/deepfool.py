@@ -17,14 +17,24 @@ class DeepFool(Attack):
     (|f_l| + 1e-4) w_l / ||w_l||_2^2 (L2) or (|f_l| + 1e-4) sign(w_l) / ||w_l||_1
     (L-inf). The summed steps are scaled by 1 + ``overshoot`` to cross the boundary.
     Samples whose prediction changed stop; at most ``max_iter`` iterations.
+
+    DeepFool looks for the smallest perturbation, with no budget. Under a threat model
+    (``eps``, on the [-1, 1] scale, in the attack's norm) an example farther than eps
+    from its image does not count: the image itself is returned for it.
     """
 
     name = "deepfool"
 
-    def __init__(self, norm: str = "l2", overshoot: float = 0.02, max_iter: int = 50):
+    def __init__(
+        self,
+        norm: str = "l2",
+        overshoot: float = 0.02,
+        max_iter: int = 50,
+        eps: float | None = None,
+    ):
         if norm not in ("l2", "linf"):
             raise ValueError(f"norm must be 'l2' or 'linf', got {norm!r}")
-        self.norm, self.overshoot, self.max_iter = norm, overshoot, max_iter
+        self.norm, self.overshoot, self.max_iter, self.eps = norm, overshoot, max_iter, eps
 
     def perturb(self, model, x, y, generator):
         with torch.no_grad():
@@ -39,6 +49,10 @@ class DeepFool(Attack):
             index = active.nonzero().squeeze(1)
             total[index] += self._step(model, x_adv[index], k0[index])
             x_adv = clip_image(x + (1 + self.overshoot) * total)
+        if self.eps is not None:
+            q = float("inf") if self.norm == "linf" else 2.0
+            outside = (x_adv - x).flatten(1).norm(p=q, dim=1) > self.eps * (1 + 1e-6)
+            x_adv[outside] = x[outside]
         return x_adv
 
     def _step(self, model, x, k0):

@@ -44,16 +44,19 @@ def random_start(x: torch.Tensor, eps: float, norm: str, generator=None) -> torc
 
 
 class FGSM(Attack):
-    """Fast gradient sign method (Goodfellow et al. 2015): x + eps sign(grad_x CE)."""
+    """Fast gradient sign method (Goodfellow et al. 2015): x + eps sign(grad_x CE); under
+    L2, its fast-gradient form x + eps grad / ||grad||_2 (one full step of the ball)."""
 
     name = "fgsm"
 
-    def __init__(self, eps: float, loss: InnerLoss = cross_entropy):
-        self.eps, self.loss = eps, loss
+    def __init__(self, eps: float, loss: InnerLoss = cross_entropy, norm: str = "linf"):
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        self.eps, self.loss, self.norm = eps, loss, norm
 
     def perturb(self, model, x, y, generator):
         grad, _ = input_gradient(model, self.loss, x, y)
-        return clip_image(x + self.eps * grad.sign())
+        return clip_image(x + self.eps * ascent_direction(grad, self.norm))
 
 
 class PGD(Attack):

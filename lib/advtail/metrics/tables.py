@@ -143,3 +143,51 @@ def gan_row(
         for name, share in zip(m["class_names"], m["class_shares"], strict=True)
     }
     return row
+
+
+ROBUSTNESS_KEYS = ("classifier", "threat", "norm", "eps", "eps_label", "class_names", "attacks")
+ROBUSTNESS_SETTINGS = (
+    "steps",
+    "step_size",
+    "random_start",
+    "restarts",
+    "loss",
+    "overshoot",
+    "max_iter",
+    "ensemble",
+    "apgd_iterations",
+    "apgd_restarts",
+    "square_queries",
+)
+
+
+def robustness_rows(m: dict, experiment: str = "", replicates: dict | None = None) -> list[dict]:
+    """One row per attack of a classifier's threat-model file (and its worst case):
+    robust accuracy overall, balanced, per group and per class, where the adversarial
+    examples land (``pred_<class>``), what ran and on how many images."""
+    rows = []
+    for attack, a in m["attacks"].items():
+        row = {"experiment": experiment}
+        row |= {key: m.get(key) for key in ("dataset", "subset", "classifier")}
+        row |= replicate_of(m.get("classifier"), replicates)
+        row |= {key: m.get(key) for key in ("threat", "norm", "eps", "eps_label")}
+        row |= {
+            "attack": attack,
+            "library": a.get("library", ""),
+            "num_attacked": a.get("num_attacked"),
+            "accuracy": a["accuracy"],
+            "balanced_accuracy": a["balanced_accuracy"],
+        }
+        row.update({f"{g}_accuracy": v for g, v in a["group_accuracy"].items()})
+        row["wall_time_s"] = a.get("wall_time_s")
+        row["settings"] = " ".join(
+            f"{key}={a[key]}" for key in ROBUSTNESS_SETTINGS if key in a
+        ) or ("worst case over " + ", ".join(a["over"]) if "over" in a else "")
+        row["note"] = a.get("note", "")
+        names = m["class_names"]
+        row.update({f"acc_{n}": v for n, v in zip(names, a["per_class_accuracy"], strict=True)})
+        for key, prefix in (("predicted_counts", "pred"), ("true_counts", "true")):
+            if key in a:
+                row.update({f"{prefix}_{n}": v for n, v in zip(names, a[key], strict=True)})
+        rows.append(row)
+    return rows

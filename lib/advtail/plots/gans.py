@@ -8,18 +8,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import numpy as np
+import pandas as pd
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-# Okabe & Ito's colour-blind-safe palette, for every series of these figures
-OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
-plt.rcParams["axes.prop_cycle"] = plt.cycler(color=OKABE_ITO)
+from advtail.plots.style import error_bars, plt, save_figure
 
 
 def with_method(table: pd.DataFrame) -> pd.DataFrame:
@@ -27,18 +19,6 @@ def with_method(table: pd.DataFrame) -> pd.DataFrame:
     if "method" in table.columns:
         return table
     return table.assign(method=table["gan"])
-
-
-def _error(sd):
-    """Error-bar lengths: the standard deviation over seeds, none for a single seed."""
-    return np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
-
-
-def _save(fig, path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _share_columns(table: pd.DataFrame) -> list[str]:
@@ -84,7 +64,7 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
                 x - 0.4 + (i + 0.5) * width,
                 means.loc[method],
                 width,
-                yerr=_error(sds.loc[method]),
+                yerr=error_bars(sds.loc[method]),
                 capsize=1.5,
                 error_kw={"lw": 0.7},
                 label=f"{method} (n={runs[method]})",
@@ -98,7 +78,7 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
         ax.set_ylabel("share of samples")
         ax.set_title(f"subset {subset}; mean ± sd over seeds (n)", fontsize=9)
         ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)
+    save_figure(fig, path)
     return drawn
 
 
@@ -131,7 +111,7 @@ def plot_fid_kl(table: pd.DataFrame, path) -> dict:
                 x - 0.4 + (i + 0.5) * width,
                 pivot["mean"].loc[method],
                 width,
-                yerr=_error(pivot["std"].loc[method]),
+                yerr=error_bars(pivot["std"].loc[method]),
                 capsize=2,
                 label=method,
             )
@@ -139,7 +119,7 @@ def plot_fid_kl(table: pd.DataFrame, path) -> dict:
         ax.set_ylabel(label)
         ax.set_title(f"{label}, lower is better; mean ± sd over seeds", fontsize=9)
     axes[1].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
     return drawn
 
 
@@ -174,7 +154,7 @@ def plot_validation_curves(logs: dict, path, methods: dict | None = None) -> dic
     axes[0].set_ylabel(label)
     axes[0].set_title("mean ± sd over seeds (n)", fontsize=9)
     axes[1].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
     return drawn
 
 
@@ -186,4 +166,4 @@ def plot_sample_grids(grids: dict, path) -> None:
         ax.imshow(plt.imread(grids[name]))
         ax.set_title(name, fontsize=9)
         ax.axis("off")
-    _save(fig, path)
+    save_figure(fig, path)

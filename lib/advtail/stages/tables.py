@@ -14,8 +14,10 @@ from advtail.metrics.tables import (
     CLASSIFIER_METRICS_KEYS,
     GAN_META_KEYS,
     GAN_METRICS_KEYS,
+    ROBUSTNESS_KEYS,
     classifier_row,
     gan_row,
+    robustness_rows,
     summarize_by_method,
 )
 
@@ -52,10 +54,11 @@ def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
     return table
 
 
-def _write_with_summary(rows, out_csv, out_summary) -> pd.DataFrame:
+def _write_with_summary(rows, out_csv, out_summary, by=None) -> pd.DataFrame:
     table = write_table(rows, out_csv)
     if out_summary is not None:
-        write_table(summarize_by_method(table), out_summary)
+        summary = summarize_by_method(table, **({"by": by} if by else {}))
+        write_table(summary, out_summary)
     return table
 
 
@@ -106,3 +109,24 @@ def gan_table(
         meta = read_metrics(meta_path, GAN_META_KEYS)
         rows.append(gan_row(m, meta, cas.get(m.get("gan")), experiment, subsets, replicates))
     return _write_with_summary(rows, out_csv, out_summary)
+
+
+def robustness_table(
+    metrics_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per classifier, threat and attack
+    (:func:`advtail.metrics.tables.robustness_rows`); ``replicates`` and ``out_summary``
+    as for :func:`classifier_table`, the summary per method, threat and attack."""
+    rows = [
+        row
+        for path in metrics_paths
+        for row in robustness_rows(read_metrics(path, ROBUSTNESS_KEYS), experiment, replicates)
+    ]
+    if rows:  # by budget, then model; each model's attacks in the config's order
+        rows = pd.DataFrame(rows).sort_values(["norm", "eps", "classifier"], kind="stable")
+    by = ("dataset", "subset", "method", "threat", "attack")
+    return _write_with_summary(rows, out_csv, out_summary, by)

@@ -1,0 +1,95 @@
+"""Threat models: the attack names a config writes, and the attacks they build.
+
+A threat model is a norm, a budget eps on the [0, 1] pixel scale and a list of attack
+names: ``clean`` (no attack), ``fgsm``, ``pgd<steps>`` (PGD on cross-entropy, e.g.
+``pgd20``), ``cw<steps>`` (PGD on the Carlini-Wagner margin, CW-inf; e.g. ``cw100``),
+``deepfool`` (counted only within the budget) and ``autoattack`` (ART's). PGD's step is
+``step_fraction`` x eps: eps / 4, the 2/255 at 8/255 of the REAT evaluation (PGD-20,
+PGD-100, and CW-100 with eps / 4; reference notes "PGD").
+"""
+
+from __future__ import annotations
+
+import re
+
+from advtail import __version__
+from advtail.attacks.autoattack import AutoAttack
+from advtail.attacks.base import Attack
+from advtail.attacks.budgets import SCALE, budget_value, to_model_scale
+from advtail.attacks.deepfool import DeepFool
+from advtail.attacks.gradient import FGSM, NORMS, PGD
+from advtail.attacks.losses import cross_entropy, cw_margin
+
+ATTACK_NAMES = "clean, fgsm, pgd<steps> (e.g. pgd20), cw<steps> (e.g. cw100), deepfool, autoattack"
+_NAME = re.compile(r"^(?:(clean|fgsm|deepfool|autoattack)|(pgd|cw)(?P<steps>\d+))$")
+# the attacks of the package itself, named with its version in every result
+OWN_LIBRARY = f"advtail {__version__}"
+
+
+def attack_steps(name: str) -> int | None:
+    """The step count a PGD or CW attack name carries (None for the others). Raises
+    ValueError for a name that is none of :data:`ATTACK_NAMES`, or fewer than 1 step."""
+    match = _NAME.match(str(name))
+    if match is None:
+        raise ValueError(f"unknown attack {name!r}; expected one of {ATTACK_NAMES}")
+    if match["steps"] is None:
+        return None
+    steps = int(match["steps"])
+    if steps < 1:
+        raise ValueError(f"attack {name!r} has {steps} steps; expected at least 1")
+    return steps
+
+
+def check_budget(eps) -> float:
+    """eps on the [0, 1] scale as a number in (0, 1]; ValueError otherwise."""
+    value = budget_value(eps)
+    if not 0 < value <= 1:
+        raise ValueError(f"expected a budget in (0, 1] on the [0, 1] pixel scale, got {eps!r}")
+    return value
+
+
+def build_attack(
+    name: str,
+    norm: str,
+    eps01,
+    step_fraction: float = 0.25,
+    restarts: int = 1,
+    autoattack: dict | None = None,
+) -> Attack | None:
+    """The attack ``name`` under the threat (``norm``, ``eps01`` on the [0, 1] scale);
+    None for ``clean``. ``autoattack``: keyword settings of :class:`AutoAttack`."""
+    if norm not in NORMS:
+        raise ValueError(f"unknown norm {norm!r}; expected one of {NORMS}")
+    steps = attack_steps(name)
+    eps = to_model_scale(check_budget(eps01))
+    if name == "clean":
+        return None
+    if name == "fgsm":
+        return FGSM(eps, norm=norm)
+    if name == "deepfool":
+        return DeepFool(norm, eps=eps)
+    if name == "autoattack":
+        return AutoAttack(eps, norm, **(autoattack or {}))
+    loss = cw_margin if name.startswith("cw") else cross_entropy
+    return PGD(eps, steps, step_fraction * eps, norm, restarts=restarts, loss=loss)
+
+
+def attack_settings(name: str, attack: Attack | None) -> dict:
+    """What ran, for the results: the library and version, and the attack's settings
+    (budgets and steps on the [0, 1] scale)."""
+    if attack is None:
+        return {"library": OWN_LIBRARY}
+    if isinstance(attack, AutoAttack):
+        return attack.settings()
+    settings = {"library": OWN_LIBRARY}
+    if isinstance(attack, PGD):
+        settings |= {
+            "steps": attack.steps,
+            "step_size": attack.step_size / SCALE,
+            "random_start": attack.random_start,
+            "restarts": attack.restarts,
+            "loss": "cw_margin" if attack.loss is cw_margin else "cross_entropy",
+        }
+    if isinstance(attack, DeepFool):
+        settings |= {"overshoot": attack.overshoot, "max_iter": attack.max_iter}
+    return settings
