@@ -88,6 +88,8 @@ class PGD(Attack):
         self.norm, self.random_start, self.restarts, self.loss = norm, random_start, restarts, loss
 
     def perturb(self, model, x, y, generator):
+        if self.restarts == 1:  # nothing to choose between: no extra forward pass
+            return self.one_run(model, x, y, generator)
         best = x.clone()
         still_correct = torch.ones(len(x), dtype=torch.bool, device=x.device)
         for _ in range(self.restarts):
