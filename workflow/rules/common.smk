@@ -289,11 +289,12 @@ def threat_config(wildcards):
     return canonical({k: v for k, v in threat.items() if k != "classifiers"})
 
 
-def robustness_files(threats=None, suffix=".json"):
-    """The evaluation files of every classifier of each threat (all threats by default)."""
+def robustness_files(threats=None, suffix=".json", classifiers=None):
+    """The evaluation files of every classifier (or of ``classifiers``) of each threat
+    (all threats by default)."""
     files = []
     for threat in THREATS if threats is None else threats:
-        for name in ROBUSTNESS["threats"][threat]["classifiers"]:
+        for name in classifiers or ROBUSTNESS["threats"][threat]["classifiers"]:
             folder = classifier_dir(name).replace("classifiers", "robustness", 1)
             files.append(os.path.join(folder, threat + suffix))
     return files
@@ -301,6 +302,27 @@ def robustness_files(threats=None, suffix=".json"):
 
 FIGURE_THREAT = figure_threat(ROBUSTNESS)
 FIGURE_ATTACK = figure_attack(ROBUSTNESS)
+
+
+def first_seed_of_each_method(names):
+    """Per method, its replicate of the lowest seed (the one drawn where every seed
+    would crowd the figure), in the order of ``names``."""
+    chosen = {}
+    for name in sorted(names, key=lambda n: REPLICATES["classifiers"][n]["seed"]):
+        chosen.setdefault(REPLICATES["classifiers"][name]["method"], name)
+    return [name for name in names if name in chosen.values()]
+
+
+# the classifiers of the example grid: one replicate per method of the figure threat
+EXAMPLE_CLASSIFIERS = (
+    first_seed_of_each_method(ROBUSTNESS["threats"][FIGURE_THREAT]["classifiers"])
+    if FIGURE_THREAT
+    else []
+)
+
+
+def example_file(name):
+    return robustness_files([FIGURE_THREAT], "_examples.npz", [name])[0]
 
 
 def all_targets():

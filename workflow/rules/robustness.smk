@@ -119,9 +119,7 @@ use rule figure_robust_accuracy_groups as figure_adversarial_examples with:
     input:
         lib=lib_sources("robustness_figure.py"),
         table=rules.robustness_table.output[0],
-        examples=robustness_files(
-            [FIGURE_THREAT] if FIGURE_THREAT else [], "_examples.npz"
-        ),
+        examples=[example_file(name) for name in EXAMPLE_CLASSIFIERS],
     output:
         report(
             "results/figures/adversarial_examples.png",
@@ -134,10 +132,4 @@ use rule figure_robust_accuracy_groups as figure_adversarial_examples with:
         figure="adversarial_examples",
         threat=FIGURE_THREAT,
         attack=FIGURE_ATTACK,
-        labels={
-            "examples": (
-                ROBUSTNESS["threats"][FIGURE_THREAT]["classifiers"]
-                if FIGURE_THREAT
-                else []
-            )
-        },
+        labels={"examples": EXAMPLE_CLASSIFIERS},
