@@ -6,7 +6,8 @@ left robust; the adapter builds the ensemble so that its cost is a setting:
 APGD with cross-entropy, APGD with the DLR loss (untargeted), DeepFool (an example counts
 only within the budget) and Square. As in the original "standard" version, APGD runs 100
 iterations with 1 restart and Square 5000 queries with 1 restart (ART's own default
-list runs 5 restarts of each, 17 minutes for 100 digits on one CPU core). It differs
+list runs 5 restarts of each: its Square alone, at about 207 s a restart, was on
+course for 17 minutes on 100 digits on one CPU core). It differs
 from the standard version in two ways: ART has no FAB, and APGD-DLR is untargeted
 (ART runs targeted attacks against every class only with ``targeted=True``, at K - 1
 times the cost). :func:`library` names the library and its version for every result.
