@@ -60,6 +60,14 @@ def _drop(path):
     return mutate
 
 
+def _both(*mutations):
+    def mutate(cfg):
+        for mutation in mutations:
+            mutation(cfg)
+
+    return mutate
+
+
 # (mutation of the default config, the key the message must name, a word it must contain)
 BAD_CONFIGS = {
     "unknown source": (
@@ -314,6 +322,50 @@ BAD_CONFIGS = {
         _set(["classifiers", "ce_lt20", "arch"], {"name": "wrn", "depth": 27}),
         "classifiers.ce_lt20.arch.depth",
         "6n + 4",
+    ),
+    "unknown training attack": (
+        _set(["classifiers", "reat_lt20", "adversarial", "attack"], "apgd"),
+        "classifiers.reat_lt20.adversarial.attack",
+        "one of",
+    ),
+    "training budget above 1": (
+        _set(["classifiers", "reat_lt20", "adversarial", "eps"], "300/255"),
+        "classifiers.reat_lt20.adversarial.eps",
+        "(0, 1]",
+    ),
+    "pgd training without steps": (
+        _drop(["classifiers", "reat_lt20", "adversarial", "steps"]),
+        "classifiers.reat_lt20.adversarial.steps",
+        "required by training attack 'pgd'",
+    ),
+    "steps of an fgsm training": (
+        _set(["classifiers", "reat_lt20", "adversarial", "attack"], "fgsm"),
+        "classifiers.reat_lt20.adversarial.random_start",
+        "not used by training attack 'fgsm'",
+    ),
+    "rbl on a margin inner loss": (
+        _set(
+            ["classifiers", "reat_lt20", "adversarial", "inner_loss"],
+            {"name": "cw", "weights": "rbl"},
+        ),
+        "classifiers.reat_lt20.adversarial.inner_loss.name",
+        "cannot take the class weights",
+    ),
+    "reat on a balanced subset": (
+        _set(["classifiers", "reat_lt20", "subset"], "balanced_lt20"),
+        "classifiers.reat_lt20.adversarial.inner_loss.weights",
+        "not long-tailed",
+    ),
+    "tail on the full split": (
+        _both(
+            _set(
+                ["classifiers", "reat_lt20", "adversarial"],
+                {"attack": "fgsm", "eps": 0.1, "tail": {"lambda": 1.0}},
+            ),
+            _set(["classifiers", "reat_lt20", "subset"], "full"),
+        ),
+        "classifiers.reat_lt20.adversarial.tail",
+        "not long-tailed",
     ),
 }
 

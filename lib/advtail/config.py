@@ -60,6 +60,7 @@ def schema_variants(schema: dict) -> dict:
             part: variant_tables(parts[part])
             for part in ("arch", "loss", "reweighting", "optimizer")
         },
+        "adversarial": variant_tables(parts["adversarial"], "attack"),
     }
 
 
@@ -335,6 +336,8 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
             raise ConfigError(
                 f"{key}.arch.depth", "expected 6n + 4 (e.g. 16, 22, 28)", arch.get("depth")
             )
+        if cfg.get("adversarial"):
+            _check_adversarial(cfg["adversarial"], f"{key}.adversarial", cfg, subsets, variants)
         dataset = subsets[cfg["subset"]]["dataset"]
         if cfg.get("select", "best_val") == "best_val" and not datasets[dataset].get(
             "val_per_class", 0
@@ -345,6 +348,48 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
                 f"datasets.{dataset}.val_per_class > 0, or select: last",
                 "best_val",
             )
+
+
+# Subset profiles whose classes are not balanced (a labelled fraction follows its base).
+LONG_TAILED_PROFILES = {"exponential", "step"}
+
+
+def is_long_tailed(subset: str, subsets: dict) -> bool:
+    cfg = subsets[subset]
+    while cfg["profile"] == "labelled_fraction" and cfg.get("base"):
+        cfg = subsets[cfg["base"]]
+    return cfg["profile"] in LONG_TAILED_PROFILES
+
+
+def _check_adversarial(cfg: dict, key: str, classifier: dict, subsets: dict, variants) -> None:
+    from advtail.attacks.threats import check_budget
+    from advtail.training.adversarial import WEIGHTED_INNER_LOSSES
+
+    _check_variant(cfg, key, variants["adversarial"], "attack", "training attack")
+    for part in ("eps", "step_size"):
+        if part in cfg:
+            try:
+                check_budget(cfg[part])
+            except ValueError as err:
+                raise ConfigError(f"{key}.{part}", str(err).split(", got")[0], cfg[part]) from None
+    inner = cfg.get("inner_loss", {})
+    weights = inner.get("weights", "none")
+    if weights != "none" and inner.get("name", "ce") not in WEIGHTED_INNER_LOSSES:
+        raise ConfigError(
+            f"{key}.inner_loss.name",
+            f"cannot take the class weights that weights: {weights} needs; expected one of "
+            f"{sorted(WEIGHTED_INNER_LOSSES)}",
+            inner["name"],
+        )
+    uses = [f"inner_loss.weights: {weights}"] if weights != "none" else []
+    uses += ["tail"] if cfg.get("tail") else []
+    if uses and not is_long_tailed(classifier["subset"], subsets):
+        raise ConfigError(
+            f"{key}.{'tail' if cfg.get('tail') and weights == 'none' else 'inner_loss.weights'}",
+            f"{' and '.join(uses)} re-balance a long tail; subset '{classifier['subset']}' "
+            f"is not long-tailed (profile exponential or step)",
+            has_value=False,
+        )
 
 
 def _classifier_of(key: str, name: str, classifiers: dict, subsets: dict, dataset: str) -> None:

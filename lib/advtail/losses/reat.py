@@ -11,9 +11,10 @@ margin (TAIL, Algorithm 1) on penultimate features.
 - TAIL margin R: features softmax-normalised; for each anchor i of a tail class and
   each j of the batch, s_ij W_ij KL(p_i || p_j) with s_ij = -1 for the same class and +1
   otherwise, W_ij = omega_{y_i} + omega_{y_j}; averaged over j, then over the anchors.
-  Maximising R spreads tail features away from other classes and gathers each tail
-  class. This is the per-pair form of the paper; the public code averages the KL to one
-  scalar before weighting, which the reference notes call a reduction quirk.
+  This is the per-pair form of the paper; the public code averages the KL to one scalar
+  before weighting, which the reference notes call a reduction quirk. The paper's text
+  maximises R; its code and the reference notes add it to BSL (see
+  :class:`TailFeatureMarginLoss`).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def tail_classes(train_counts) -> np.ndarray:
 def tail_feature_margin(
     features: torch.Tensor, labels: torch.Tensor, omega: torch.Tensor, is_tail: torch.Tensor
 ) -> torch.Tensor:
-    """TAIL's R for a batch (to be maximised; zero without a tail anchor)."""
+    """TAIL's R for a batch (zero without a tail anchor)."""
     log_p = F.log_softmax(features, dim=1)
     anchors = is_tail.to(labels.device)[labels].nonzero().squeeze(1)
     if len(anchors) == 0:
@@ -68,3 +69,36 @@ def tail_feature_margin(
     omega = omega.to(features.device, features.dtype)
     weight = omega[labels[anchors]][:, None] + omega[labels][None, :]
     return (sign * weight * kl).mean(1).mean()
+
+
+TAIL_SIGNS = ("add", "subtract")
+
+
+class TailFeatureMarginLoss(torch.nn.Module):
+    """REAT's outer loss: a long-tail loss (REAT: balanced softmax) and the TAIL term R
+    on penultimate features, in the per-pair form of Algorithm 1.
+
+    ``sign: add`` (the default) is loss + lambda * R: "BSL + TAIL" as the reference
+    notes write it and as the authors' public code trains. ``sign: subtract`` is
+    loss - lambda * R, R maximised as Sec. 4.2's text words it; R is unbounded above
+    (scaling the features up sharpens their softmax and every KL grows), and on the
+    digits that run diverged (README, "Adversarial training").
+    """
+
+    uses_features = True
+
+    def __init__(self, base: torch.nn.Module, class_counts, lam: float = 1.0, sign: str = "add"):
+        super().__init__()
+        if sign not in TAIL_SIGNS:
+            raise ValueError(f"TAIL sign must be one of {TAIL_SIGNS}, got {sign!r}")
+        self.base, self.lam, self.sign = base, lam, sign
+        omega = torch.tensor(tail_class_weights(class_counts), dtype=torch.float32)
+        self.register_buffer("omega", omega)
+        self.register_buffer("is_tail", torch.as_tensor(tail_classes(class_counts)))
+
+    def forward(self, logits, targets, weight=None, features=None):
+        if features is None:
+            raise ValueError("the TAIL term needs the penultimate features (features=...)")
+        margin = tail_feature_margin(features, targets, self.omega, self.is_tail)
+        signed = margin if self.sign == "add" else -margin
+        return self.base(logits, targets, weight) + self.lam * signed

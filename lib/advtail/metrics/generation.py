@@ -24,8 +24,18 @@ def class_shares(labels, num_classes: int) -> np.ndarray:
 
 def kl_to_uniform(labels, num_classes: int, eps: float = KL_EPS) -> float:
     """KL(p_hat || uniform) of the label histogram, natural log, eps added to both."""
-    p = class_shares(labels, num_classes) + eps
-    q = np.full(num_classes, 1.0 / num_classes) + eps
+    return counts_kl_to_uniform(
+        np.bincount(np.asarray(labels), minlength=num_classes)[:num_classes], eps
+    )
+
+
+def counts_kl_to_uniform(counts, eps: float = KL_EPS) -> float:
+    """KL(p_hat || uniform) of per-class ``counts`` (p_hat = counts / total), as
+    :func:`kl_to_uniform`; also REAT's measure of how unevenly adversarial examples are
+    predicted."""
+    counts = np.asarray(counts, dtype=np.float64)
+    p = counts / max(counts.sum(), 1.0) + eps
+    q = np.full(len(counts), 1.0 / len(counts)) + eps
     return float(np.sum(p * np.log(p / q)))
 
 

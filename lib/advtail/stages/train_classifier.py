@@ -11,9 +11,11 @@ import pandas as pd
 from advtail.data.arrays import check_same_form, load_image_set, write_json
 from advtail.errors import DataFileError
 from advtail.losses.classification import ClassWeightSchedule, build_classification_loss
+from advtail.losses.reat import TailFeatureMarginLoss
 from advtail.nets.classifiers import build_classifier
 from advtail.nets.files import save_model
 from advtail.stages.runs import run_meta, stage_code_files
+from advtail.training.adversarial import AdversarialExamples
 from advtail.training.checkpointing import fingerprint_of
 from advtail.training.classifier import ClassifierTrainer, resolve_normalization
 from advtail.training.loop import TrainingRun
@@ -67,8 +69,20 @@ def train_classifier(
     seed_everything(cfg["seed"])
     model = build_classifier(arch)
     loss = build_classification_loss(cfg["loss"], counts)
+    adversarial = cfg.get("adversarial")
+    examples = None
+    if adversarial:
+        examples = AdversarialExamples(adversarial, counts)
+        if adversarial.get("tail"):  # REAT's outer loss: the long-tail loss + TAIL
+            tail = adversarial["tail"]
+            loss = TailFeatureMarginLoss(loss, counts, tail["lambda"], tail.get("sign", "add"))
     trainer = ClassifierTrainer(
-        model, loss, ClassWeightSchedule(cfg.get("reweighting"), counts), cfg, torch_device
+        model,
+        loss,
+        ClassWeightSchedule(cfg.get("reweighting"), counts),
+        cfg,
+        torch_device,
+        examples,
     )
     fingerprint = fingerprint_of(
         stage_code_files(__file__, code_files),
@@ -115,6 +129,7 @@ def train_classifier(
             arch=arch,
             train_images=int(len(labels)),
             class_counts=counts.tolist(),
+            class_names=list(train.class_names),
         ),
     )
     return run

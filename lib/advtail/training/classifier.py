@@ -1,12 +1,14 @@
-"""One classifier trainer for every loss, re-weighting schedule (and, through the
-attack package, adversarial training).
+"""One classifier trainer for every loss, re-weighting schedule and adversarial
+training recipe (PGD-AT, REAT).
 
 The pieces plug in: the network (:mod:`advtail.nets.classifiers`), the loss and the
 per-epoch class weights (:mod:`advtail.losses.classification`), the optimizer and the
-learning-rate schedule (config). The trainer owns only its epoch: seeded shuffling and
-augmentation, features and logits computed once and both offered to the loss (REAT's
-TAIL needs the features), and validation on the validation split (never the test
-split). Resume, checkpoints, the kept model and the log are the shared loop's
+learning-rate schedule (config), and for adversarial training the examples that replace
+each batch (:class:`advtail.training.adversarial.AdversarialExamples`). The trainer owns
+only its epoch: seeded shuffling, augmentation and attack starts, features and logits
+computed once and both offered to the loss (REAT's TAIL needs the features), and
+validation on the validation split (never the test split), under PGD when the training
+is adversarial. Resume, checkpoints, the kept model and the log are the shared loop's
 (:mod:`advtail.training.loop`).
 """
 
@@ -15,10 +17,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from advtail.attacks.robustness import attacked_predictions
 from advtail.data.augment import random_crop_flip
 from advtail.losses.classification import ClassWeightSchedule
 from advtail.metrics.classification import classification_metrics
+from advtail.metrics.robustness import robust_metrics
 from advtail.nets.inference import predict_logits, to_model_input
+from advtail.training.adversarial import AdversarialExamples, validation_attack
 from advtail.training.loop import LoopPlan, TrainingRun, check_finite, run_loop
 from advtail.training.schedules import warmup_step_lr
 
@@ -50,12 +55,13 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 class ClassifierTrainer:
     """Trains ``model`` with ``loss`` and per-epoch class ``weights`` as ``cfg`` says.
 
-    ``cfg`` keys: epochs, batch_size, optimizer, schedule, augment, select, seed. A loss
-    with ``uses_features = True`` is called as ``loss(logits, y, weight, features=f)``.
+    ``cfg`` keys: epochs, batch_size, optimizer, schedule, augment, select, seed, and
+    ``adversarial`` (then ``examples`` makes the training batches). A loss with
+    ``uses_features = True`` is called as ``loss(logits, y, weight, features=f)``.
     """
 
     unit = "epoch"
-    progress_keys = ("train_loss", "val_balanced_accuracy")
+    progress_keys = ("train_loss", "val_balanced_accuracy", "val_pgd_balanced_accuracy")
 
     def __init__(
         self,
@@ -64,8 +70,10 @@ class ClassifierTrainer:
         weights: ClassWeightSchedule,
         cfg: dict,
         device: torch.device,
+        examples: AdversarialExamples | None = None,
     ):
         self.model = model.to(device)
+        self.examples = examples
         self.loss = loss.to(device)
         self.weights = weights
         self.cfg = cfg
@@ -106,6 +114,8 @@ class ClassifierTrainer:
             else torch.tensor(weights, dtype=torch.float32, device=self.device)
         )
         order = torch.randperm(len(labels), generator=generator).to(self.device)
+        if self.examples is not None:
+            self.examples.start_epoch(self.device)
         self.model.train()
         total_loss, correct, seen = 0.0, 0, 0
         batch_size = cfg["batch_size"]
@@ -120,6 +130,8 @@ class ClassifierTrainer:
                 augment.get("flip", False),
             )
             y = labels[idx]
+            if self.examples is not None:  # made with the model in eval mode
+                x = self.examples(self.model, x, y, generator)
             loss, logits = self.batch_loss(x, y, weight)
             check_finite(loss, "training", self.unit, epoch)
             self.optimizer.zero_grad(set_to_none=True)
@@ -128,41 +140,57 @@ class ClassifierTrainer:
             total_loss += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(idx)
-        return {
+            if self.examples is not None:
+                self.examples.observe(logits, y)
+        row = {
             "lr": lr,
             "reweighted": weights is not None,
             "train_loss": total_loss / max(seen, 1),
             "train_accuracy": correct / max(seen, 1),
         }
+        if self.examples is not None:  # train_accuracy is then on the adversarial batches
+            row.update(self.examples.end_epoch())
+        return row
 
     def validate(self, done: int) -> tuple[float, dict]:
-        """Validation-split metrics; the score is balanced accuracy (``select: best_val``)
-        or the epoch count (``select: last``, so the last epoch is kept)."""
+        """Validation-split metrics; the score (``select: best_val``) is the balanced
+        accuracy, under the validation PGD when the training is adversarial (the
+        robust model is chosen on held-out data, never on test: REAT's protocol), or
+        the epoch count (``select: last``, so the last epoch is kept)."""
         images, labels = self.val_data
-        metrics = {}
+        metrics, score_key = {}, "val_balanced_accuracy"
         if len(labels):
             logits = predict_logits(self.model, images, device=self.device)
-            m = classification_metrics(
-                labels.cpu().numpy(), logits.argmax(1).numpy(), self.train_counts
-            )
-            metrics = {
-                "val_accuracy": m["accuracy"],
-                "val_balanced_accuracy": m["balanced_accuracy"],
-                **{f"val_{g}_accuracy": a for g, a in m["group_accuracy"].items()},
-            }
+            clean = logits.argmax(1).numpy()
+            y = labels.cpu().numpy()
+            metrics = _prefixed("val", classification_metrics(y, clean, self.train_counts))
+            if self.examples is not None:
+                generator = torch.Generator().manual_seed(self.cfg["seed"] * 100_003 + done)
+                attack = validation_attack(self.cfg["adversarial"])
+                adversarial, _ = attacked_predictions(
+                    self.model, attack, to_model_input(images), labels, generator=generator
+                )
+                m = robust_metrics(y, clean, adversarial.cpu().numpy(), self.train_counts)
+                metrics.update(_prefixed("val_pgd", m))
+                score_key = "val_pgd_balanced_accuracy"
         if self.cfg.get("select", "best_val") == "best_val":
-            return metrics.get("val_balanced_accuracy", -np.inf), metrics
+            return metrics.get(score_key, -np.inf), metrics
         return float(done), metrics
 
     def kept_model(self) -> torch.nn.Module:
         return self.model
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
+        if self.examples is not None:  # RBL's a_k of the last epoch
+            state["examples"] = self.examples.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.examples is not None:
+            self.examples.load_state_dict(state["examples"])
 
     def fit(
         self,
@@ -183,6 +211,15 @@ class ClassifierTrainer:
         self.train_counts = train_counts
         plan = LoopPlan(total=self.cfg["epochs"])
         return run_loop(self, plan, checkpoint_path, fingerprint, on_epoch_end)
+
+
+def _prefixed(prefix: str, metrics: dict) -> dict:
+    """The log entries of accuracy metrics: accuracy, balanced and per-group accuracy."""
+    return {
+        f"{prefix}_accuracy": metrics["accuracy"],
+        f"{prefix}_balanced_accuracy": metrics["balanced_accuracy"],
+        **{f"{prefix}_{g}_accuracy": a for g, a in metrics["group_accuracy"].items()},
+    }
 
 
 def resolve_normalization(cfg, images: np.ndarray) -> tuple[list, list]:
