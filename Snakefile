@@ -33,6 +33,7 @@ include: "workflow/rules/classifiers.smk"
 include: "workflow/rules/gans.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/robustness.smk"
+include: "workflow/rules/adversarial_training.smk"
 include: "workflow/rules/report.smk"
 
 

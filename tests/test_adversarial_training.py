@@ -1,6 +1,8 @@
 """Adversarial training through the one classifier trainer: PGD-AT and REAT (RBL inner
 loss, TAIL outer term), their logs, model selection under PGD, and resume."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ import torch
 from advtail.attacks.gradient import PGD
 from advtail.attacks.robustness import attacked_predictions
 from advtail.data.arrays import load_image_set, save_image_set
+from advtail.errors import DataFileError
 from advtail.losses.classification import BalancedSoftmaxLoss
 from advtail.losses.reat import (
     TailFeatureMarginLoss,
@@ -17,8 +20,11 @@ from advtail.losses.reat import (
     tail_feature_margin,
 )
 from advtail.metrics.generation import counts_kl_to_uniform, kl_to_uniform
+from advtail.metrics.robustness import robust_metrics
 from advtail.nets.classifiers import build_classifier, load_classifier
 from advtail.nets.inference import to_model_input
+from advtail.stages.robustness_figures import adversarial_training_figure
+from advtail.stages.tables import adversarial_training_table
 from advtail.training.adversarial import AdversarialExamples
 from test_training import CFG, Interrupt, blobs, run
 
@@ -206,3 +212,89 @@ def test_counts_kl_matches_the_label_kl():
     )
     assert counts_kl_to_uniform([5, 5, 5, 5]) == pytest.approx(0.0, abs=1e-9)
     assert counts_kl_to_uniform([20, 0, 0, 0]) == pytest.approx(np.log(4), rel=1e-3)
+
+
+def _robustness_file(path, classifier, train_counts, adversarial_to):
+    """A threat file whose PGD examples all land in class ``adversarial_to``."""
+    y = np.repeat(np.arange(4), 5)
+    attacks = {
+        "clean": robust_metrics(y, y, y, train_counts),
+        "pgd20": robust_metrics(y, y, np.full_like(y, adversarial_to), train_counts),
+    }
+    data = {
+        "classifier": classifier,
+        "dataset": "blobs",
+        "subset": "lt",
+        "threat": "linf16",
+        "norm": "linf",
+        "eps": 16 / 255,
+        "eps_label": "16/255",
+        "class_names": list("abcd"),
+        "train_counts": train_counts,
+        "attacks": attacks,
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _training_files(folder, predicted_per_epoch, counts=(40, 20, 10, 6)):
+    folder.mkdir(parents=True)
+    rows = [
+        {"epoch": e + 1, **{f"adversarial_predicted_{k}": c for k, c in enumerate(p)}}
+        for e, p in enumerate(predicted_per_epoch)
+    ]
+    pd.DataFrame(rows).to_csv(folder / "log.csv", index=False)
+    meta = {"class_counts": list(counts), "class_names": list("abcd")}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder / "log.csv", folder / "meta.json"
+
+
+def test_adversarial_training_table_joins_robustness_and_training(tmp_path):
+    counts = [40, 20, 10, 6]
+    log, _ = _training_files(tmp_path / "reat", [[76, 0, 0, 0], [19, 19, 19, 19]])
+    files = [
+        _robustness_file(tmp_path / "reat.json", "reat", counts, adversarial_to=3),
+        _robustness_file(tmp_path / "ce.json", "ce", counts, adversarial_to=0),
+    ]
+    replicates = {"reat": {"method": "reat", "seed": 0}, "ce": {"method": "ce", "seed": 0}}
+    out = tmp_path / "table.csv"
+    table = adversarial_training_table(
+        files, [log], out, "x", replicates, out_summary=tmp_path / "summary.csv"
+    )
+    reat = table[table["classifier"] == "reat"].set_index("attack")
+    ce = table[table["classifier"] == "ce"].set_index("attack")
+    assert (reat["training"] == "adversarial").all() and (ce["training"] == "standard").all()
+    # epoch 1 all in class 0 (KL log 4), epoch 2 uniform (KL 0); tail = class 3 alone
+    assert reat.loc["pgd20", "train_adversarial_kl_first"] == pytest.approx(np.log(4), rel=1e-3)
+    assert reat.loc["pgd20", "train_adversarial_kl_last"] == pytest.approx(0, abs=1e-6)
+    assert reat.loc["pgd20", "train_adversarial_tail_share_last"] == pytest.approx(0.25)
+    assert ce["train_adversarial_kl_last"].isna().all()
+    # every PGD example in one class: robust only where that is the true class
+    assert reat.loc["pgd20", "tail_accuracy"] == 1.0 and reat.loc["pgd20", "head_accuracy"] == 0
+    assert reat.loc["pgd20", "test_prediction_kl"] == pytest.approx(np.log(4), rel=1e-3)
+    assert reat.loc["clean", "test_prediction_kl"] == pytest.approx(0, abs=1e-6)
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert set(summary["training"]) == {"adversarial", "standard"}
+    assert len(summary) == 4
+
+
+def test_adversarial_prediction_figure_averages_seeds(tmp_path):
+    first = _training_files(tmp_path / "s0", [[4, 0, 0, 0], [0, 0, 0, 4]])
+    second = _training_files(tmp_path / "s1", [[0, 4, 0, 0], [0, 0, 0, 4]])
+    out = tmp_path / "figure.png"
+    drawn = adversarial_training_figure(
+        [first[0], second[0]], [first[1], second[1]], out, ["reat", "reat"]
+    )
+    assert out.stat().st_size > 10_000
+    assert drawn["reat"] == pytest.approx(np.array([[0.5, 0.5, 0, 0], [0, 0, 0, 1]]))
+
+
+def test_a_standard_log_is_not_drawn_as_adversarial_training(tmp_path):
+    folder = tmp_path / "ce"
+    folder.mkdir()
+    pd.DataFrame({"epoch": [1], "train_loss": [0.5]}).to_csv(folder / "log.csv", index=False)
+    (folder / "meta.json").write_text(json.dumps({"class_counts": [1], "class_names": ["a"]}))
+    with pytest.raises(DataFileError, match="not adversarial training"):
+        adversarial_training_figure(
+            [folder / "log.csv"], [folder / "meta.json"], tmp_path / "f.png", ["ce"]
+        )

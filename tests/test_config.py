@@ -595,3 +595,21 @@ def test_preflight_memory_bound_scales_with_the_batch():
     with pytest.raises(ConfigError, match="gans.acgan.batch_size.*needs 2 GiB, more than"):
         check_memory(config, 2**30, "1 GiB")
     check_memory(config, 2**32, "4 GiB")
+
+
+def test_adversarial_training_threat(default):
+    from advtail.config import adversarial_classifiers, adversarial_training_threat
+
+    validate_config(default, SCHEMA)
+    trained = adversarial_classifiers(default["classifiers"])
+    assert trained == ["pgdat_balanced_lt20", "pgdat_bsl_lt20", "pgdat_lt20", "reat_lt20"]
+    robustness, classifiers = default["robustness"], default["classifiers"]
+    assert adversarial_training_threat(robustness, classifiers) == "linf16"
+    # the figure threat without them: the threat that evaluates the most of them
+    robustness["figures"] = {"threat": "linf8"}
+    robustness["threats"]["linf4"]["classifiers"] = ["reat_lt20"]
+    assert adversarial_training_threat(robustness, classifiers) == "linf16"
+    robustness["threats"]["linf16"]["classifiers"] = ["ce_lt20"]
+    assert adversarial_training_threat(robustness, classifiers) == "linf4"
+    robustness["threats"]["linf4"]["classifiers"] = ["ce_lt20"]
+    assert adversarial_training_threat(robustness, classifiers) is None

@@ -517,6 +517,25 @@ def figure_threat(robustness: dict) -> str | None:
     return max(sorted(threats), key=lambda name: len(threats[name]["attacks"]))
 
 
+def adversarial_classifiers(classifiers: dict) -> list[str]:
+    """The classifiers trained adversarially (an ``adversarial`` block), sorted."""
+    return sorted(name for name, cfg in classifiers.items() if cfg.get("adversarial"))
+
+
+def adversarial_training_threat(robustness: dict, classifiers: dict) -> str | None:
+    """The threat of the adversarial training table: the figure threat where it
+    evaluates an adversarially trained classifier, else the threat that evaluates the
+    most of them (the first by name on a tie); None when none does."""
+    trained = set(adversarial_classifiers(classifiers))
+    threats = robustness.get("threats") or {}
+    covered = {name: len(trained & set(t["classifiers"])) for name, t in threats.items()}
+    shown = figure_threat(robustness)
+    if shown is not None and covered.get(shown):
+        return shown
+    best = max(sorted(covered), key=lambda name: covered[name], default=None)
+    return best if best is not None and covered[best] else None
+
+
 def figure_attack(robustness: dict) -> str | None:
     """The attack the prediction, example and accuracy-against-eps figures show: the
     configured one, else pgd20 where the figure threat has it, else its last attack."""

@@ -12,6 +12,8 @@ from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 expose_lib(LIB)
 
 from advtail.config import (
+    adversarial_classifiers,
+    adversarial_training_threat,
     canonical,
     expand_seeds,
     figure_attack,
@@ -265,6 +267,8 @@ def figure_targets():
     figures = list(FIGURES) if GANS else []
     if THREATS:
         figures += ROBUSTNESS_FIGURES
+    if ADVERSARIAL:
+        figures.append("adversarial_training_predictions")
     return [f"results/figures/{name}.png" for name in figures]
 
 
@@ -302,6 +306,9 @@ def robustness_files(threats=None, suffix=".json", classifiers=None):
 
 FIGURE_THREAT = figure_threat(ROBUSTNESS)
 FIGURE_ATTACK = figure_attack(ROBUSTNESS)
+# adversarially trained classifiers, and the threat their table reads
+ADVERSARIAL = adversarial_classifiers(config["classifiers"])
+ADVERSARIAL_THREAT = adversarial_training_threat(ROBUSTNESS, config["classifiers"])
 
 
 def first_seed_of_each_method(names):
@@ -344,4 +351,6 @@ def all_targets():
         targets.append("results/tables/gan_metrics.csv")
     if THREATS:
         targets.append("results/tables/robustness.csv")
+    if ADVERSARIAL_THREAT:
+        targets.append("results/tables/adversarial_training.csv")
     return targets

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from advtail.data.profiles import class_groups
+from advtail.metrics.generation import counts_kl_to_uniform
 
 
 def replicate_of(name: str, replicates: dict | None) -> dict:
@@ -191,3 +195,63 @@ def robustness_rows(m: dict, experiment: str = "", replicates: dict | None = Non
                 row.update({f"{prefix}_{n}": v for n, v in zip(names, a[key], strict=True)})
         rows.append(row)
     return rows
+
+
+ADVERSARIAL_PREDICTED = "adversarial_predicted_"
+
+
+def adversarial_training_columns(log: pd.DataFrame, train_counts) -> dict:
+    """What an adversarially trained classifier's ``log.csv`` says of its training: the
+    KL to uniform and the tail share of the classes its training adversarial examples
+    were predicted as, in the first and the last epoch (REAT Fig. 1). Empty for a log
+    without adversarial counts (standard training)."""
+    columns = [c for c in log.columns if c.startswith(ADVERSARIAL_PREDICTED)]
+    if not columns or log.empty:
+        return {}
+    counts = log[columns].to_numpy(dtype=float)
+    is_tail = class_groups(np.asarray(train_counts)) == "tail"
+    row = {}
+    for when, epoch in (("first", 0), ("last", -1)):
+        row[f"train_adversarial_kl_{when}"] = counts_kl_to_uniform(counts[epoch])
+        row[f"train_adversarial_tail_share_{when}"] = counts[epoch][is_tail].sum() / max(
+            counts[epoch].sum(), 1.0
+        )
+    return row
+
+
+def adversarial_training_rows(
+    robustness: dict, log: pd.DataFrame | None, experiment: str = "", replicates=None
+) -> list[dict]:
+    """A classifier's rows of the adversarial training table: per attack of its
+    robustness file, robust accuracy overall, balanced and per group, the KL to uniform
+    of the classes the test adversarial examples are predicted as, and the training
+    columns of :func:`adversarial_training_columns` (``log`` None: standard training)."""
+    training = {} if log is None else adversarial_training_columns(log, robustness["train_counts"])
+    rows = []
+    attacks = robustness["attacks"].values()
+    for row, a in zip(robustness_rows(robustness, experiment, replicates), attacks, strict=True):
+        kept = {key: row[key] for key in ADVERSARIAL_TABLE_KEYS if key in row}
+        kept["training"] = "adversarial" if training else "standard"
+        if "predicted_counts" in a:
+            kept["test_prediction_kl"] = counts_kl_to_uniform(a["predicted_counts"])
+        rows.append(kept | training)
+    return rows
+
+
+ADVERSARIAL_TABLE_KEYS = (
+    "experiment",
+    "dataset",
+    "subset",
+    "classifier",
+    "method",
+    "seed",
+    "threat",
+    "eps_label",
+    "attack",
+    "num_attacked",
+    "accuracy",
+    "balanced_accuracy",
+    "head_accuracy",
+    "body_accuracy",
+    "tail_accuracy",
+)

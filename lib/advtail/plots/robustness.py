@@ -207,3 +207,41 @@ def plot_adversarial_examples(
         fig.suptitle(title, fontsize=8)
     save_figure(fig, path)
     return magnified
+
+
+def plot_adversarial_prediction_history(histories: dict, path) -> dict:
+    """REAT Fig. 1: per method (a panel), the share of its training adversarial
+    examples predicted as each class (rows, head at the top) in each epoch (columns),
+    averaged over seeds. ``histories``: method -> {"shares": list of epochs x classes
+    arrays (one per seed), "labels": class labels}. Returns method -> mean shares."""
+    methods = sorted(histories)
+    fig, axes = plt.subplots(
+        1,
+        len(methods),
+        figsize=(3.2 * len(methods) + 1.2, 3.4),
+        squeeze=False,
+        layout="constrained",  # places the colorbar the panels share
+    )
+    drawn, image = {}, None
+    for ax, method in zip(axes[0], methods, strict=True):
+        runs = histories[method]["shares"]
+        epochs = min(len(r) for r in runs)  # seeds of one method train equally long
+        mean = np.mean([r[:epochs] for r in runs], axis=0)
+        drawn[method] = mean
+        image = ax.imshow(
+            mean.T,
+            aspect="auto",
+            cmap="viridis",
+            vmin=0,
+            vmax=max(0.5, float(mean.max())),
+            interpolation="nearest",
+            extent=(0.5, epochs + 0.5, mean.shape[1] - 0.5, -0.5),
+        )
+        labels = histories[method]["labels"]
+        ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("epoch")
+        ax.set_title(f"{method} (n={len(runs)})", fontsize=9)
+    axes[0, 0].set_ylabel("predicted class (training count)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="share of adversarial examples")
+    save_figure(fig, path, tight=False)
+    return drawn

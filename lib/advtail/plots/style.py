@@ -21,9 +21,11 @@ def error_bars(sd):
     return np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
 
 
-def save_figure(fig, path, rect=None) -> None:
-    """Save and close ``fig``; ``rect``: the part of it the axes fill (a legend beside)."""
+def save_figure(fig, path, rect=None, tight: bool = True) -> None:
+    """Save and close ``fig``; ``rect``: the part of it the axes fill (a legend beside);
+    ``tight`` False for a figure laid out already (constrained, with a colorbar)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout(rect=rect)
+    if tight:
+        fig.tight_layout(rect=rect)
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -8,13 +8,15 @@ import zipfile
 import numpy as np
 
 from advtail.errors import DataFileError
+from advtail.metrics.tables import ADVERSARIAL_PREDICTED
 from advtail.plots.robustness import (
     plot_accuracy_against_eps,
     plot_adversarial_examples,
+    plot_adversarial_prediction_history,
     plot_adversarial_predictions,
     plot_group_accuracy,
 )
-from advtail.stages.tables import read_table
+from advtail.stages.tables import read_metrics, read_table
 
 ROBUSTNESS_FIGURES = (
     "robust_accuracy_groups",
@@ -63,3 +65,26 @@ def robustness_figure(
         class_names = [c.removeprefix("acc_") for c in rows.columns if c.startswith("acc_")]
         title = f"{attack}, {rows['norm'].iloc[0]} eps {rows['eps_label'].iloc[0]} ({threat})"
         plot_adversarial_examples(examples, attack, class_names, out_png, title)
+
+
+def adversarial_training_figure(log_paths, meta_paths, out_png, methods: list[str]) -> dict:
+    """REAT Fig. 1 from the adversarially trained classifiers' ``log.csv`` and
+    ``meta.json`` files: per method (``methods``, one per file; its seeds averaged), the
+    share of training adversarial examples predicted as each class, epoch by epoch."""
+    histories = {}
+    for log_path, meta_path, method in zip(log_paths, meta_paths, methods, strict=True):
+        log = read_table(log_path)
+        columns = [c for c in log.columns if c.startswith(ADVERSARIAL_PREDICTED)]
+        if not columns:
+            raise DataFileError(
+                log_path, f"has no {ADVERSARIAL_PREDICTED}<k> columns: not adversarial training"
+            )
+        counts = log[columns].to_numpy(dtype=float)
+        meta = read_metrics(meta_path, ("class_counts", "class_names"))
+        entry = histories.setdefault(method, {"shares": []})
+        entry["shares"].append(counts / np.maximum(counts.sum(1, keepdims=True), 1.0))
+        entry["labels"] = [
+            f"{name} ({n})"
+            for name, n in zip(meta["class_names"], meta["class_counts"], strict=True)
+        ]
+    return plot_adversarial_prediction_history(histories, out_png)

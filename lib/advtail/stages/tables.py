@@ -15,6 +15,7 @@ from advtail.metrics.tables import (
     GAN_META_KEYS,
     GAN_METRICS_KEYS,
     ROBUSTNESS_KEYS,
+    adversarial_training_rows,
     classifier_row,
     gan_row,
     robustness_rows,
@@ -129,4 +130,28 @@ def robustness_table(
     if rows:  # by budget, then model; each model's attacks in the config's order
         rows = pd.DataFrame(rows).sort_values(["norm", "eps", "classifier"], kind="stable")
     by = ("dataset", "subset", "method", "threat", "attack")
+    return _write_with_summary(rows, out_csv, out_summary, by)
+
+
+def adversarial_training_table(
+    robustness_paths,
+    log_paths,
+    out_csv: str | Path,
+    experiment: str = "",
+    replicates: dict | None = None,
+    out_summary: str | Path | None = None,
+) -> pd.DataFrame:
+    """One row per classifier and attack of the threat that evaluates the adversarially
+    trained classifiers (:func:`advtail.metrics.tables.adversarial_training_rows`): robust
+    accuracy by group, where adversarial examples land, and from each adversarially
+    trained classifier's ``log.csv`` (``log_paths``, in its classifier folder) where its
+    training adversarial examples were predicted. The summary is per method and attack."""
+    logs = {Path(path).parent.name: path for path in log_paths}
+    rows = []
+    for path in robustness_paths:
+        metrics = read_metrics(path, (*ROBUSTNESS_KEYS, "train_counts"))
+        name = metrics["classifier"]
+        log = read_table(logs[name]) if name in logs else None
+        rows += adversarial_training_rows(metrics, log, experiment, replicates)
+    by = ("dataset", "subset", "method", "training", "threat", "attack")
     return _write_with_summary(rows, out_csv, out_summary, by)
