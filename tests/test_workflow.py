@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,8 @@ def fast(config: dict) -> dict:
         cfg["arch"]["width"] = 4
         if cfg.get("reweighting", {}).get("name") == "drw":
             cfg["reweighting"]["start_epoch"] = 1
+        if cfg.get("adversarial"):
+            cfg["adversarial"] = {**cfg["adversarial"], "steps": 2, "validation_steps": 2}
     for cfg in config.get("gans", {}).values():
         cfg.update(
             steps=4,
@@ -94,9 +97,12 @@ GAN_JOBS = {
     "gan_table": 1,
     **FIGURE_JOBS,
 }
+ADVERSARIAL_JOBS = {"adversarial_training_table": 1, "figure_adversarial_training_predictions": 1}
 ROBUSTNESS_JOBS = {
-    "evaluate_robustness": 12,  # 3 classifiers under 4 threat models
+    # 3 classifiers under 4 threat models, the 4 adversarially trained ones under linf16
+    "evaluate_robustness": 16,
     "robustness_table": 1,
+    **ADVERSARIAL_JOBS,
     **{
         f"figure_{name}": 1
         for name in (
@@ -109,8 +115,8 @@ ROBUSTNESS_JOBS = {
 }
 CLASSIFIER_JOBS = {
     **ROBUSTNESS_JOBS,
-    "train_classifier": 6,
-    "evaluate_classifier": 6,
+    "train_classifier": 10,
+    "evaluate_classifier": 10,
     "classifier_table": 1,
     "fid_reference_stats": 2,  # the annotator's statistics of train (validation) and test
     **GAN_JOBS,
@@ -212,15 +218,15 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=15))
     result = snakemake(workdir, "-n", "--configfile", str(config))
     # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
-    # too; the five classifiers and four GANs on lt20 retrain, the annotator (on full) does
-    # not, nor its reference statistics
+    # too; the eight classifiers and four GANs on lt20 and the one on balanced_lt20
+    # retrain, the annotator (on full) does not, nor its reference statistics
     assert planned_jobs(result) == {
         "make_subset": 3,
-        "train_classifier": 5,
-        "evaluate_classifier": 5,
+        "train_classifier": 9,
+        "evaluate_classifier": 9,
         "classifier_table": 1,
         **GAN_JOBS,
-        **ROBUSTNESS_JOBS,  # the three evaluated classifiers are on lt20
+        **ROBUSTNESS_JOBS,  # every evaluated classifier is on lt20 or balanced_lt20
         "all": 1,
     }
 
@@ -316,9 +322,9 @@ def test_one_figure_builds_only_its_ancestors(tmp_path):
 
 def test_robustness_outputs(workdir):
     table = pd.read_csv(workdir / "results/tables/robustness.csv")
-    models = ["ce_lt20", "drw_lt20", "ldam_drw_lt20"]
+    models = ["ce_lt20", "drw_lt20", "ldam_drw_lt20", *ADVERSARIAL]
     main = table[table["threat"] == "linf16"]
-    assert sorted(main["classifier"].unique()) == models
+    assert sorted(main["classifier"].unique()) == sorted(models)
     attacks = ["clean", "fgsm", "pgd20", "pgd100", "cw100", "deepfool", "autoattack", "worst_case"]
     for model in models:
         assert main.loc[main["classifier"] == model, "attack"].tolist() == attacks
@@ -350,6 +356,35 @@ def test_robustness_outputs(workdir):
     }
 
 
+ADVERSARIAL = ["pgdat_lt20", "pgdat_bsl_lt20", "reat_lt20", "pgdat_balanced_lt20"]
+
+
+def test_adversarial_training_outputs(workdir):
+    folder = workdir / "results/classifiers/digits/lt20/reat_lt20"
+    log = pd.read_csv(folder / "log.csv")
+    predicted = log[[f"adversarial_predicted_{k}" for k in range(10)]].to_numpy()
+    meta = json.loads((folder / "meta.json").read_text())
+    # every training image attacked once per epoch (none in a batch of one)
+    assert (predicted.sum(1) == meta["train_images"]).all()
+    assert {"val_pgd_balanced_accuracy", "inner_weight_9", "adversarial_prediction_kl"} <= set(
+        log.columns
+    )
+    standard = pd.read_csv(workdir / "results/classifiers/digits/lt20/ce_lt20/log.csv")
+    assert not any(c.startswith("adversarial_") for c in standard.columns)
+    table = pd.read_csv(workdir / "results/tables/adversarial_training.csv")
+    assert set(table["threat"]) == {"linf16"}
+    trained = table[table["training"] == "adversarial"]
+    assert sorted(trained["classifier"].unique()) == sorted(ADVERSARIAL)
+    assert trained["train_adversarial_kl_last"].notna().all()
+    assert set(table.loc[table["training"] == "standard", "classifier"]) == {
+        "ce_lt20",
+        "drw_lt20",
+        "ldam_drw_lt20",
+    }
+    figure = workdir / "results/figures/adversarial_training_predictions.png"
+    assert figure.read_bytes()[:4] == b"\x89PNG"
+
+
 def test_adding_a_classifier_to_a_threat_evaluates_only_it(workdir, tmp_path):
     copy = built_copy(workdir, tmp_path)
     config = yaml.safe_load((copy / "config/config.yaml").read_text())
@@ -373,6 +408,7 @@ def test_classifier_outputs(workdir):
     assert set(table["experiment"]) == {"digits-default"}
     assert sorted(table["classifier"]) == sorted(
         ["annotator", "inloop_lt20", "ce_lt20", "drw_lt20", "ldam_drw_lt20", "cas_lt20"]
+        + ADVERSARIAL
     )
     assert {"head_accuracy", "body_accuracy", "tail_accuracy", "balanced_accuracy"} <= set(
         table.columns
@@ -518,3 +554,17 @@ def test_full_scale_configs_plan_gpu_jobs_on_slurm(config, gans):
         assert name == "all" or "cpus_per_task" in resources, (name, resources)
     train = [r for name, r in jobs if name == "train_gan"]
     assert all(r["cpus_per_task"] == "2" and r["runtime"] == "2880" for r in train)
+
+
+@pytest.mark.parametrize("config", ["cifar10_lt_reat.yaml", "cifar100_lt_reat.yaml"])
+def test_reat_configs_plan_gpu_jobs_on_slurm(config):
+    result = snakemake(
+        REPO, "-n", "--profile", "profiles/slurm", "--configfile", f"config/{config}"
+    )
+    planned = planned_jobs(result)
+    # PGD-AT, PGD-AT + BSL and REAT at three ratios, PGD-AT on one balanced-small subset
+    assert planned["train_classifier"] == planned["evaluate_robustness"] == 10
+    assert planned["adversarial_training_table"] == 1
+    for name, resources in job_resources(result):
+        if name in ("train_classifier", "evaluate_robustness"):
+            assert resources["gpu"] == "1" and "cpus_per_task" in resources, (name, resources)
