@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 from advtail.attacks.gradient import PGD
+from advtail.attacks.losses import cw_margin, weighted_cross_entropy
 from advtail.attacks.robustness import attacked_predictions
 from advtail.data.arrays import load_image_set, save_image_set
 from advtail.errors import DataFileError
@@ -298,3 +299,32 @@ def test_a_standard_log_is_not_drawn_as_adversarial_training(tmp_path):
         adversarial_training_figure(
             [folder / "log.csv"], [folder / "meta.json"], tmp_path / "f.png", ["ce"]
         )
+
+
+def test_rbl_class_weights_do_not_change_sign_pgd_examples():
+    """RBL scales each sample's inner cross-entropy by its class's weight, a positive
+    factor per sample: L-inf PGD steps along the gradient's sign, and L2 PGD along the
+    per-sample normalised gradient, so neither changes (up to rounding). The README
+    reports this of REAT's RBL as the paper and its code define it."""
+    torch.manual_seed(0)
+    model = build_classifier(
+        {
+            "name": "small_cnn",
+            "width": 8,
+            "num_classes": 10,
+            "channels": 1,
+            "mean": [0.5],
+            "std": [0.5],
+        }
+    ).eval()
+    x, y = torch.rand(128, 1, 16, 16) * 2 - 1, torch.randint(0, 10, (128,))
+    weights = torch.tensor(rbl_class_weights([120, 86, 61, 44, 31, 22, 16, 11, 8, 6]))
+    assert weights.max() / weights.min() > 10
+    for norm, tolerance in (("linf", 0.0), ("l2", 1e-3)):
+        plain = PGD(0.12, 10, 0.03, norm, random_start=False)(model, x, y)
+        weighted = PGD(
+            0.12, 10, 0.03, norm, random_start=False, loss=weighted_cross_entropy(weights)
+        )(model, x, y)
+        assert (plain - weighted).abs().max() <= tolerance, norm
+        moved = PGD(0.12, 10, 0.03, norm, random_start=False, loss=cw_margin)(model, x, y)
+        assert (plain - moved).abs().max() > 0.01  # another inner loss does move them

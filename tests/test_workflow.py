@@ -299,7 +299,7 @@ def test_seeds_expand_into_one_job_per_seed(tmp_path):
     copy_workflow(tmp_path)
     planned = planned_jobs(snakemake(tmp_path, "-n", "--config", "seeds=[0,3]"))
     # every classifier and GAN twice; GAN seed s uses classifier seed s
-    assert planned["train_classifier"] == 12 and planned["train_gan"] == 8
+    assert planned["train_classifier"] == 20 and planned["train_gan"] == 8
     assert planned["classifier_table"] == 1 and planned["gan_table"] == 1
     result = snakemake(tmp_path, "-n", "--config", "seeds=[0,3]", "--printshellcmds")
     text = result.stdout + result.stderr
