@@ -9,6 +9,10 @@ the clean batch.
   adversarial predictions (:func:`advtail.losses.reat.rbl_class_weights`); the first
   epoch uses the training counts. ``effective_number`` keeps the first epoch's weights
   throughout: REAT's "ENR" ablation (Table 2), which balances on the clean labels.
+  As defined (a class weight on each sample's cross-entropy, in the paper and its code)
+  the weight is a positive factor per sample, which neither L-inf PGD's sign step nor
+  L2 PGD's normalised step sees: the examples are those of PGD on plain cross-entropy,
+  up to rounding (a test shows it; the README reports what that means for REAT).
 
 The counts of adversarial predictions per class come from the training forward pass
 the trainer makes anyway (its logits on the adversarial batch), as the authors' code
