@@ -210,38 +210,47 @@ def plot_adversarial_examples(
 
 
 def plot_adversarial_prediction_history(histories: dict, path) -> dict:
-    """REAT Fig. 1: per method (a panel), the share of its training adversarial
-    examples predicted as each class (rows, head at the top) in each epoch (columns),
-    averaged over seeds. ``histories``: method -> {"shares": list of epochs x classes
-    arrays (one per seed), "labels": class labels}. Returns method -> mean shares."""
+    """REAT Fig. 1: per method (a panel, four to a row), the share of its training
+    adversarial examples predicted as each class (rows, head at the top) in each epoch
+    (columns), averaged over seeds, on one colour scale. ``histories``: method ->
+    {"shares": list of epochs x classes arrays (one per seed), "labels": class labels}.
+    Returns method -> mean shares."""
     methods = sorted(histories)
+    drawn = {}
+    for method in methods:
+        runs = histories[method]["shares"]
+        epochs = min(len(r) for r in runs)  # seeds of one method train equally long
+        drawn[method] = np.mean([r[:epochs] for r in runs], axis=0)
+    top = max(0.5, max(float(m.max()) for m in drawn.values()))
+    columns = min(4, len(methods))
+    rows = -(-len(methods) // columns)
     fig, axes = plt.subplots(
-        1,
-        len(methods),
-        figsize=(3.2 * len(methods) + 1.2, 3.4),
+        rows,
+        columns,
+        figsize=(3.2 * columns + 1.2, 3.2 * rows),
         squeeze=False,
         layout="constrained",  # places the colorbar the panels share
     )
-    drawn, image = {}, None
-    for ax, method in zip(axes[0], methods, strict=True):
-        runs = histories[method]["shares"]
-        epochs = min(len(r) for r in runs)  # seeds of one method train equally long
-        mean = np.mean([r[:epochs] for r in runs], axis=0)
-        drawn[method] = mean
+    for ax in axes.flat[len(methods) :]:
+        ax.set_axis_off()
+    image = None
+    for ax, method in zip(axes.flat, methods, strict=False):  # spare panels stay empty
+        mean = drawn[method]
         image = ax.imshow(
             mean.T,
             aspect="auto",
             cmap="viridis",
             vmin=0,
-            vmax=max(0.5, float(mean.max())),
+            vmax=top,
             interpolation="nearest",
-            extent=(0.5, epochs + 0.5, mean.shape[1] - 0.5, -0.5),
+            extent=(0.5, len(mean) + 0.5, mean.shape[1] - 0.5, -0.5),
         )
         labels = histories[method]["labels"]
         ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
         ax.set_xlabel("epoch")
-        ax.set_title(f"{method} (n={len(runs)})", fontsize=9)
-    axes[0, 0].set_ylabel("predicted class (training count)")
-    fig.colorbar(image, ax=axes[0].tolist(), label="share of adversarial examples")
+        ax.set_title(f"{method} (n={len(histories[method]['shares'])})", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("predicted class (training count)")
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="share of adversarial examples")
     save_figure(fig, path, tight=False)
     return drawn
