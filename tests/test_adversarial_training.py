@@ -328,3 +328,23 @@ def test_rbl_class_weights_do_not_change_sign_pgd_examples():
         assert (plain - weighted).abs().max() <= tolerance, norm
         moved = PGD(0.12, 10, 0.03, norm, random_start=False, loss=cw_margin)(model, x, y)
         assert (plain - moved).abs().max() > 0.01  # another inner loss does move them
+
+
+@pytest.mark.parametrize(
+    "loss, reweighting",
+    [
+        ({"name": "ce"}, {"name": "class_balanced", "beta": 0.999}),
+        ({"name": "focal", "gamma": 1.0}, {"name": "none"}),
+        ({"name": "ldam", "max_margin": 0.5, "scale": 30}, {"name": "drw", "start_epoch": 1}),
+    ],
+)
+def test_pgd_training_takes_every_long_tail_loss(toy, tmp_path, loss, reweighting):
+    cfg = {**AT_CFG, "epochs": 2, "loss": loss, "reweighting": reweighting}
+    if loss["name"] == "ldam":
+        cfg["arch"] = {**cfg["arch"], "normed_head": True}
+    run(toy, tmp_path / "run", cfg={**cfg, "adversarial": REAT})
+    log = pd.read_csv(tmp_path / "run" / "log.csv")
+    assert np.isfinite(log["train_loss"]).all()
+    assert (_counts(log, "adversarial_predicted_").sum(1) == 76).all()
+    if reweighting["name"] == "drw":
+        assert log["reweighted"].tolist() == [False, True]
