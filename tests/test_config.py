@@ -445,7 +445,7 @@ def test_seed_lists_expand_and_pair_by_seed():
     assert gan["regularizer"]["classifier"] == "inloop_lt20_seed5"
     assert gan["annotator"] == "annotator_seed5" and gan["cas"] == "cas_lt20_seed5"
     assert config["gans"]["sndcgan_seed5"]["labeller"] == "inloop_lt20_seed5"
-    assert len(config["classifiers"]) == 12 and len(config["gans"]) == 8
+    assert len(config["classifiers"]) == 20 and len(config["gans"]) == 8
 
 
 @pytest.mark.parametrize(
@@ -558,7 +558,12 @@ def test_threats_evaluate_every_seed_of_a_seeded_classifier():
     validate_config(config, SCHEMA)
     expand_seeds(config)
     threat = config["robustness"]["threats"]["linf16"]
-    assert threat["classifiers"] == ["ce_lt20_seed0", "ce_lt20_seed2", "drw_lt20", "ldam_drw_lt20"]
+    assert threat["classifiers"][:4] == [
+        "ce_lt20_seed0",
+        "ce_lt20_seed2",
+        "drw_lt20",
+        "ldam_drw_lt20",
+    ]
     # the figures show the threat with the most attacks, and its PGD-20
     assert figure_threat(config["robustness"]) == "linf16"
     assert figure_attack(config["robustness"]) == "pgd20"
