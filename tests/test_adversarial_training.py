@@ -348,3 +348,17 @@ def test_pgd_training_takes_every_long_tail_loss(toy, tmp_path, loss, reweightin
     assert (_counts(log, "adversarial_predicted_").sum(1) == 76).all()
     if reweighting["name"] == "drw":
         assert log["reweighted"].tolist() == [False, True]
+
+
+def test_the_schema_offers_what_the_trainer_builds():
+    from advtail.config import load_schema
+    from advtail.training.adversarial import INNER_LOSSES, INNER_WEIGHTS, TRAINING_ATTACKS
+    from conftest import SCHEMA
+
+    block = load_schema(SCHEMA)["$defs"]["classifier"]["properties"]["adversarial"]
+    inner = block["properties"]["inner_loss"]["properties"]
+    assert tuple(block["properties"]["attack"]["enum"]) == TRAINING_ATTACKS
+    assert set(inner["name"]["enum"]) == set(INNER_LOSSES)
+    assert tuple(inner["weights"]["enum"]) == INNER_WEIGHTS
+    with pytest.raises(ValueError, match="unknown attack 'apgd'"):
+        AdversarialExamples({**PGD_AT, "attack": "apgd"}, [4, 2])

@@ -51,6 +51,13 @@ class AdversarialExamples:
         inner = cfg.get("inner_loss", {})
         self.inner_name = inner.get("name", "ce")
         self.weights_name = inner.get("weights", "none")
+        for what, value, known in (
+            ("attack", cfg["attack"], TRAINING_ATTACKS),
+            ("inner loss", self.inner_name, tuple(INNER_LOSSES)),
+            ("inner weights", self.weights_name, INNER_WEIGHTS),
+        ):
+            if value not in known:
+                raise ValueError(f"unknown {what} {value!r}; expected one of {known}")
         if self.weights_name != "none" and self.inner_name not in WEIGHTED_INNER_LOSSES:
             raise ValueError(
                 f"inner loss {self.inner_name!r} cannot take class weights "
