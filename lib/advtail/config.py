@@ -350,6 +350,16 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
             )
 
 
+def _check_budget_key(key: str, value) -> None:
+    """A budget (eps, step size) on the [0, 1] scale, in (0, 1]: else one line naming ``key``."""
+    from advtail.attacks.threats import check_budget
+
+    try:
+        check_budget(value)
+    except ValueError as err:
+        raise ConfigError(key, str(err).split(", got")[0], value) from None
+
+
 # Subset profiles whose classes are not balanced (a labelled fraction follows its base).
 LONG_TAILED_PROFILES = {"exponential", "step"}
 
@@ -362,16 +372,12 @@ def is_long_tailed(subset: str, subsets: dict) -> bool:
 
 
 def _check_adversarial(cfg: dict, key: str, classifier: dict, subsets: dict, variants) -> None:
-    from advtail.attacks.threats import check_budget
     from advtail.training.adversarial import WEIGHTED_INNER_LOSSES
 
     _check_variant(cfg, key, variants["adversarial"], "attack", "training attack")
     for part in ("eps", "step_size"):
         if part in cfg:
-            try:
-                check_budget(cfg[part])
-            except ValueError as err:
-                raise ConfigError(f"{key}.{part}", str(err).split(", got")[0], cfg[part]) from None
+            _check_budget_key(f"{key}.{part}", cfg[part])
     inner = cfg.get("inner_loss", {})
     weights = inner.get("weights", "none")
     if weights != "none" and inner.get("name", "ce") not in WEIGHTED_INNER_LOSSES:
@@ -478,15 +484,12 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
 
 
 def _check_robustness(robustness: dict, classifiers: dict) -> None:
-    from advtail.attacks.threats import attack_steps, check_budget
+    from advtail.attacks.threats import attack_steps
 
     threats = robustness.get("threats") or {}
     for name, threat in threats.items():
         key = f"robustness.threats.{name}"
-        try:
-            check_budget(threat["eps"])
-        except ValueError as err:
-            raise ConfigError(f"{key}.eps", str(err).split(", got")[0], threat["eps"]) from None
+        _check_budget_key(f"{key}.eps", threat["eps"])
         for i, attack in enumerate(threat["attacks"]):
             try:
                 attack_steps(attack)
