@@ -2,13 +2,8 @@
 
 import pytest
 import torch
-from advtail.nets.gans import (
-    DISCRIMINATORS,
-    GENERATORS,
-    ConditionalBatchNorm2d,
-    DCGANDiscriminator,
-    DCGANGenerator,
-)
+from advtail.nets.discriminators import DISCRIMINATORS, DCGANDiscriminator
+from advtail.nets.gans import GENERATORS, ConditionalBatchNorm2d, DCGANGenerator
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))

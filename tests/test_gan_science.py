@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from advtail.losses.class_balancing import ClassBalancingRegularizer
 from advtail.losses.gan import AuxiliaryClassifierLoss, GANObjective, build_gan_objective
 from advtail.metrics.generation import kl_to_uniform
-from advtail.nets.gans import DCGANDiscriminator, DCGANGenerator
+from advtail.nets.discriminators import DCGANDiscriminator
+from advtail.nets.gans import DCGANGenerator
 from advtail.training.gan import GANTrainer
 
 CFG = {

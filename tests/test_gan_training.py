@@ -6,7 +6,8 @@ import torch
 from advtail.losses.class_balancing import ClassBalancingRegularizer
 from advtail.losses.gan import AuxiliaryClassifierLoss, build_gan_objective
 from advtail.metrics.generation import feature_statistics, frechet_distance, kl_to_uniform
-from advtail.nets.gans import DCGANDiscriminator, DCGANGenerator
+from advtail.nets.discriminators import DCGANDiscriminator
+from advtail.nets.gans import DCGANGenerator
 from advtail.training.gan import GANTrainer
 from advtail.training.loop import DivergenceError
 

@@ -11,6 +11,7 @@ rule train_gan:
         reference_stats=gan_validation_stats,
     output:
         generator="results/gans/{dataset}/{subset}/{gan}/generator.pt",
+        discriminator="results/gans/{dataset}/{subset}/{gan}/discriminator.pt",
         log_csv="results/gans/{dataset}/{subset}/{gan}/log.csv",
         cycles="results/gans/{dataset}/{subset}/{gan}/cycles.csv",
         meta="results/gans/{dataset}/{subset}/{gan}/meta.json",

@@ -14,6 +14,7 @@ with rule_log(snakemake.log[0]):
         snakemake.output.cycles,
         snakemake.output.meta,
         snakemake.params.checkpoint,
+        out_discriminator=snakemake.output.discriminator,
         in_loop_path=snakemake.input.in_loop or None,
         annotator_path=snakemake.input.annotator or None,
         device=snakemake.config["device"],

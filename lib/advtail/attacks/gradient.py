@@ -120,18 +120,31 @@ class FreePerturbation:
     minibatches: each replay of a minibatch uses ``apply(x)`` in the training forward
     pass, and the same backward pass that updates the network gives ``x.grad`` for
     ``update``: delta <- clip_eps(delta + step * sign(grad)). Fast-RobGAN replays each
-    minibatch M times with one perturbation per discriminator round."""
+    minibatch M times with one perturbation per discriminator round.
 
-    def __init__(self, eps: float, step_size: float | None = None):
+    ``init``: the first delta, ``zero`` (Shafahi et al.) or ``normal``: clamp(N(0, 1),
+    +-eps), as Fast-RobGAN's code starts it (reference notes).
+    """
+
+    INITS = ("zero", "normal")
+
+    def __init__(self, eps: float, step_size: float | None = None, init: str = "zero"):
+        if init not in self.INITS:
+            raise ValueError(f"unknown init {init!r}; expected one of {self.INITS}")
         self.eps = eps
         self.step_size = eps if step_size is None else step_size
+        self.init = init
         self.delta: torch.Tensor | None = None
 
-    def apply(self, x: torch.Tensor) -> torch.Tensor:
+    def apply(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """``x`` + delta (a leaf that requires grad, for the shared backward pass)."""
         if self.delta is None or self.delta.shape != x.shape:
-            # a batch of another size (the last of an epoch) starts from zero
-            self.delta = torch.zeros_like(x)
+            # the first batch, or one of another size (an epoch's last), starts afresh
+            if self.init == "zero":
+                self.delta = torch.zeros_like(x)
+            else:
+                noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+                self.delta = noise.clamp(-self.eps, self.eps).to(x.device)
         return clip_image(x.detach() + self.delta).requires_grad_(True)
 
     def update(self, x_adv: torch.Tensor) -> None:

@@ -11,6 +11,9 @@ computed from the discriminator's logits on real and generated batches.
   L_G = -mean D(x_f), GP = mean (||grad_x D(x_hat)||_2 - 1)^2 on random interpolates.
 
 -log sigmoid(t) is written softplus(-t), which is exact and stable.
+
+With an ``ac`` head, class terms add to them: AC-GAN's, Rob-GAN's split loss (no class
+term on fakes) and Fast-RobGAN's CE + KL to uniform on fakes (:data:`CLASS_LOSSES`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,12 @@ class GANObjective(ABC):
         """An extra discriminator term (only WGAN-GP has one)."""
         return real_images.new_zeros(())
 
+    def real_term(self, real: torch.Tensor) -> torch.Tensor:
+        """The discriminator loss's term of each real sample alone: what Rob-GAN's PGD
+        ascends on the reals (with the class term). Only objectives whose real term
+        does not depend on the fakes have one."""
+        raise NotImplementedError(f"the {self.name} loss has no per-sample real term")
+
 
 class RelativisticPairwise(GANObjective):
     name = "relativistic"
@@ -56,6 +65,9 @@ class Hinge(GANObjective):
     def discriminator_loss(self, real, fake):
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
 
+    def real_term(self, real):
+        return F.relu(1.0 - real)
+
     def generator_loss(self, real, fake):
         return -fake.mean()
 
@@ -65,6 +77,9 @@ class NonSaturating(GANObjective):
 
     def discriminator_loss(self, real, fake):
         return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+    def real_term(self, real):
+        return F.softplus(-real)
 
     def generator_loss(self, real, fake):
         return F.softplus(-fake).mean()
@@ -91,6 +106,9 @@ class WassersteinGP(GANObjective):
     def discriminator_loss(self, real, fake):
         return fake.mean() - real.mean()
 
+    def real_term(self, real):
+        return -real
+
     def generator_loss(self, real, fake):
         return -fake.mean()
 
@@ -99,6 +117,9 @@ class WassersteinGP(GANObjective):
             critic, real_images, fake_images, *critic_args
         )
 
+
+# objectives with a per-sample real term (Rob-GAN's attack on the reals needs one)
+SEPARABLE_OBJECTIVES = ("hinge", "non_saturating", "wgan_gp")
 
 GAN_OBJECTIVES = {
     "relativistic": RelativisticPairwise,
@@ -120,16 +141,83 @@ class AuxiliaryClassifierLoss:
     """AC-GAN's class terms (Odena et al. 2017), added to the adversarial losses.
 
     D: weight * (CE(class logits of reals, y) + CE(class logits of fakes, y_fake));
-    G: weight * CE(class logits of fakes, y_fake).
+    G: generator_weight * CE(class logits of fakes, y_fake) (``generator_weight``
+    defaults to ``weight``; Fast-RobGAN's alpha_g). Subclasses change the fake term.
     """
 
-    def __init__(self, weight: float = 1.0):
+    name = "ac"
+
+    def __init__(self, weight: float = 1.0, generator_weight: float | None = None):
         self.weight = weight
+        self.generator_weight = weight if generator_weight is None else generator_weight
+
+    def fake_term(self, fake_logits, fake_labels) -> torch.Tensor:
+        return F.cross_entropy(fake_logits, fake_labels)
 
     def discriminator_term(self, real_logits, real_labels, fake_logits, fake_labels):
-        return self.weight * (
-            F.cross_entropy(real_logits, real_labels) + F.cross_entropy(fake_logits, fake_labels)
-        )
+        real = F.cross_entropy(real_logits, real_labels)
+        return self.weight * (real + self.fake_term(fake_logits, fake_labels))
 
     def generator_term(self, fake_logits, fake_labels):
-        return self.weight * F.cross_entropy(fake_logits, fake_labels)
+        return self.generator_weight * F.cross_entropy(fake_logits, fake_labels)
+
+
+class SplitClassifierLoss(AuxiliaryClassifierLoss):
+    """Rob-GAN's split AC loss (Liu & Hsieh 2019, Sec. 3.2): the discriminator learns
+    classes from real images only, so it has no class term on fakes (a generator that
+    draws class y badly should not teach D that such images are y); G keeps its class
+    term on its sampled label."""
+
+    name = "split"
+
+    def fake_term(self, fake_logits, fake_labels):
+        return fake_logits.new_zeros(())
+
+
+def kl_to_uniform_of_logits(logits: torch.Tensor, direction: str = "thesis") -> torch.Tensor:
+    """Mean over samples of KL(p || U) (``thesis``) or KL(U || p) (``code``), p the
+    softmax of ``logits``, U uniform over the K classes (natural log).
+
+    KL(p || U) = sum_k p_k log p_k + log K;  KL(U || p) = -log K - (1/K) sum_k log p_k.
+    """
+    log_p = F.log_softmax(logits, dim=1)
+    log_k = torch.log(torch.tensor(float(logits.shape[1]), device=logits.device))
+    if direction == "thesis":
+        return ((log_p.exp() * log_p).sum(1) + log_k).mean()
+    if direction == "code":
+        return (-log_k - log_p.mean(1)).mean()
+    raise ValueError(f"unknown KL direction {direction!r}; expected 'thesis' or 'code'")
+
+
+class UniformFakeClassLoss(AuxiliaryClassifierLoss):
+    """Fast-RobGAN's ``ce_kl`` class terms (Zhong et al.; reference notes "Fast-RobGAN"):
+    CE on reals, and on fakes the KL between D's class distribution and the uniform
+    one, so D gives a fake no class; G: alpha_g * CE on its sampled label. The thesis
+    writes KL(p || U) (``kl: thesis``, the default); the authors' code computes
+    KL(U || p) (``kl: code``)."""
+
+    name = "ce_kl"
+
+    def __init__(
+        self, weight: float = 1.0, generator_weight: float | None = None, kl: str = "thesis"
+    ):
+        super().__init__(weight, generator_weight)
+        kl_to_uniform_of_logits(torch.zeros(1, 2), kl)  # an unknown direction fails here
+        self.kl = kl
+
+    def fake_term(self, fake_logits, fake_labels):
+        return kl_to_uniform_of_logits(fake_logits, self.kl)
+
+
+CLASS_LOSSES = {
+    cls.name: cls for cls in (AuxiliaryClassifierLoss, SplitClassifierLoss, UniformFakeClassLoss)
+}
+
+
+def build_class_loss(cfg: dict) -> AuxiliaryClassifierLoss:
+    """The class terms of a discriminator with an ``ac`` head from ``{name, weight,
+    generator_weight, kl}`` (name ``ac`` by default)."""
+    name = cfg.get("name", "ac")
+    if name not in CLASS_LOSSES:
+        raise ValueError(f"unknown class loss {name!r}; expected one of {sorted(CLASS_LOSSES)}")
+    return CLASS_LOSSES[name](**{k: v for k, v in cfg.items() if k != "name"})

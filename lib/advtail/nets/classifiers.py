@@ -1,4 +1,5 @@
-"""Image classifiers: ResNet-32 (LDAM-DRW), ResNet-18 and WRN-28-10 (CIFAR variants), a small CNN.
+"""Image classifiers: ResNet-32 (LDAM-DRW), ResNet-18 and WRN-28-10 (CIFAR variants), a
+small CNN, and a GAN discriminator's class head (Rob-GAN's fine-tuned classifier).
 
 Every classifier takes images in [-1, 1] (NCHW) of any size >= 8 px and the
 configured channel count, and normalises them inside the model
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from advtail.errors import DataFileError
+from advtail.nets.discriminators import DISCRIMINATORS, build_discriminator
 from advtail.nets.files import load_model
 
 # Per-channel statistics of CIFAR-10 in [0, 1] (as kaidic/LDAM-DRW normalises).
@@ -237,12 +239,80 @@ def small_cnn(
     return Classifier(trunk, 4 * width, num_classes, mean, std, normed_head)
 
 
+# ----------------------------------------------------------------------------- discriminator
+
+
+class DiscriminatorClassifier(nn.Module):
+    """A GAN discriminator with an auxiliary-classifier head, used as a classifier: its
+    class logits (Rob-GAN, Sec. 3.3: the fine-tuned discriminator is the robust
+    classifier). ``discriminator`` holds exactly the GAN's discriminator, so its weights
+    load unchanged; the adversarial head is kept but unused.
+
+    The discriminator reads [-1, 1] images as the GAN trained it: ``mean`` and ``std``
+    (which every classifier takes) are recorded, not applied. ``gan``: the family
+    (``sndcgan`` or ``snresgan``); ``spectral_norm`` as the GAN's (off for Rob-GAN).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        channels: int,
+        mean,
+        std,
+        resolution: int = 32,
+        gan: str = "sndcgan",
+        width: int = 64,
+        spectral_norm: bool = False,
+    ):
+        super().__init__()
+        if gan not in DISCRIMINATORS:
+            raise ValueError(
+                f"unknown discriminator {gan!r}; expected one of {sorted(DISCRIMINATORS)}"
+            )
+        self.discriminator = build_discriminator(
+            {
+                "name": gan,
+                "resolution": resolution,
+                "channels": channels,
+                "width": width,
+                "head": "ac",
+                "num_classes": num_classes,
+                "sn": spectral_norm,
+            }
+        )
+        self.mean, self.std = list(mean), list(std)
+
+    @property
+    def head(self) -> nn.Module:
+        return self.discriminator.classify
+
+    def features(self, x):
+        return self.discriminator.features(x)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+def discriminator_arch(d_arch: dict) -> dict:
+    """The classifier ``arch`` builder keys of a GAN discriminator's ``arch`` dict."""
+    return {
+        "gan": d_arch["name"],
+        "resolution": d_arch["resolution"],
+        "width": d_arch["width"],
+        "spectral_norm": d_arch["sn"],
+    }
+
+
 ARCHITECTURES = {
+    "gan_discriminator": DiscriminatorClassifier,
     "small_cnn": small_cnn,
     "resnet32": resnet32,
     "resnet18": resnet18,
     "wrn": wide_resnet,
 }
+
+# Architectures built for one image size (``resolution``, filled in from the images).
+SIZED_ARCHITECTURES = {"gan_discriminator"}
 
 # Keys of an ``arch`` dict every classifier takes; the rest go to its builder.
 ARCH_KEYS = {"name", "num_classes", "channels", "mean", "std"}

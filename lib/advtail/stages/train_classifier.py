@@ -12,7 +12,7 @@ from advtail.data.arrays import check_same_form, load_image_set, write_json
 from advtail.errors import DataFileError
 from advtail.losses.classification import ClassWeightSchedule, build_classification_loss
 from advtail.losses.reat import TailFeatureMarginLoss
-from advtail.nets.classifiers import build_classifier
+from advtail.nets.classifiers import SIZED_ARCHITECTURES, build_classifier
 from advtail.nets.files import save_model
 from advtail.stages.runs import run_meta, stage_code_files
 from advtail.training.adversarial import AdversarialExamples
@@ -35,6 +35,9 @@ def train_classifier(
     threads: int | None = None,
     on_epoch_end=None,
     code_files=None,
+    initial_state: dict | None = None,
+    extra_term=None,
+    fingerprint_inputs=(),
 ) -> TrainingRun:
     """Train classifier ``name`` (its validated config ``cfg``) and write its files.
 
@@ -42,6 +45,11 @@ def train_classifier(
     labelled -1 are skipped); ``val_path`` is the dataset's validation split.
     ``code_files``: the lib files the checkpoint fingerprint hashes (the rule's lib
     inputs; see :func:`advtail.stages.runs.stage_code_files`).
+
+    Fine-tuning (:mod:`advtail.stages.finetune_discriminator`) starts from
+    ``initial_state`` (the network's weights), adds ``extra_term(attack)`` (made from the
+    adversarial examples' attack) to each batch's loss, and fingerprints what those came
+    from (``fingerprint_inputs``).
     """
     began = time.perf_counter()
     set_threads(threads)
@@ -66,8 +74,12 @@ def train_classifier(
         "mean": mean,
         "std": std,
     }
+    if cfg["arch"]["name"] in SIZED_ARCHITECTURES:
+        arch.setdefault("resolution", int(images.shape[1]))
     seed_everything(cfg["seed"])
     model = build_classifier(arch)
+    if initial_state is not None:
+        model.load_state_dict(initial_state)
     loss = build_classification_loss(cfg["loss"], counts)
     adversarial = cfg.get("adversarial")
     examples = None
@@ -83,6 +95,7 @@ def train_classifier(
         cfg,
         torch_device,
         examples,
+        extra_term=None if extra_term is None else extra_term(examples.attack),
     )
     fingerprint = fingerprint_of(
         stage_code_files(__file__, code_files),
@@ -90,6 +103,7 @@ def train_classifier(
         arch,
         train.meta["sha256"],
         val.meta["sha256"],
+        *fingerprint_inputs,
     )
     run = trainer.fit(
         (images, labels),

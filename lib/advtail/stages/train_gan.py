@@ -10,15 +10,17 @@ import pandas as pd
 from advtail.data.arrays import load_image_set, write_json
 from advtail.errors import DataFileError
 from advtail.losses.class_balancing import ClassBalancingRegularizer
-from advtail.losses.gan import AuxiliaryClassifierLoss, build_gan_objective
+from advtail.losses.gan import build_class_loss, build_gan_objective
 from advtail.nets.classifiers import check_classifier_fits, load_classifier
+from advtail.nets.discriminators import build_discriminator
 from advtail.nets.files import save_model
-from advtail.nets.gans import build_discriminator, build_generator
+from advtail.nets.gans import build_generator
 from advtail.stages.reference_statistics import load_reference_statistics
 from advtail.stages.runs import run_meta, stage_code_files
 from advtail.training.checkpointing import fingerprint_of
 from advtail.training.gan import AnnotatorValidation, GANTrainer
 from advtail.training.loop import TrainingRun
+from advtail.training.robust_gan import build_discriminator_update
 from advtail.training.runtime import resolve_device, seed_everything, set_threads
 
 
@@ -57,6 +59,7 @@ def train_gan(
     out_cycles,
     out_meta,
     checkpoint_path,
+    out_discriminator=None,
     in_loop_path=None,
     annotator_path=None,
     device: str = "auto",
@@ -66,6 +69,8 @@ def train_gan(
 ) -> TrainingRun:
     """Train GAN ``name`` (its validated config ``cfg``) on a subset and write its files.
 
+    ``out_discriminator``: where the trained discriminator goes (the last one, which
+    Rob-GAN fine-tunes; None: not written).
     ``in_loop_path``: the classifier of the class-balancing regularizer (if configured);
     ``annotator_path``: the classifier that validates (KL to uniform, annotator FID)
     against ``reference_stats``, its feature statistics of a real split (not the test
@@ -127,8 +132,9 @@ def train_gan(
         cfg,
         torch_device,
         regularizers=regularizers,
-        class_loss=AuxiliaryClassifierLoss(cfg.get("ac_weight", 1.0)) if head == "ac" else None,
+        class_loss=build_class_loss(cfg.get("class_loss", {})) if head == "ac" else None,
         validate=validate,
+        discriminator_update=build_discriminator_update(cfg.get("robust")),
     )
     fingerprint = fingerprint_of(
         stage_code_files(__file__, code_files), cfg, g_arch, d_arch, subset.meta["sha256"]
@@ -149,6 +155,20 @@ def train_gan(
         selected_step=run.selected,
         config=cfg,
     )
+    if out_discriminator is not None:
+        save_model(
+            out_discriminator,
+            trainer.D,
+            d_arch,
+            kind="discriminator",
+            gan=name,
+            dataset=subset.meta.get("dataset"),
+            subset=subset.meta.get("subset"),
+            class_names=subset.class_names,
+            image_size=int(images.shape[1]),
+            step=run.position,
+            config=cfg,
+        )
     for path, rows in ((out_log, run.rows), (out_cycles, trainer.cycles)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # a GAN without a regularizer has no cycles: a header, still a readable table

@@ -58,6 +58,9 @@ class ClassifierTrainer:
     ``cfg`` keys: epochs, batch_size, optimizer, schedule, augment, select, seed, and
     ``adversarial`` (then ``examples`` makes the training batches). A loss with
     ``uses_features = True`` is called as ``loss(logits, y, weight, features=f)``.
+    ``extra_term(model, y, generator)``, when given, adds a loss term per batch (Rob-GAN's
+    fine-tuning: lambda x CE on attacked generated images,
+    :class:`advtail.training.robust_gan.GeneratedAdversarialTerm`).
     """
 
     unit = "epoch"
@@ -71,9 +74,11 @@ class ClassifierTrainer:
         cfg: dict,
         device: torch.device,
         examples: AdversarialExamples | None = None,
+        extra_term=None,
     ):
         self.model = model.to(device)
         self.examples = examples
+        self.extra_term = extra_term
         self.loss = loss.to(device)
         self.weights = weights
         self.cfg = cfg
@@ -133,6 +138,8 @@ class ClassifierTrainer:
             if self.examples is not None:  # made with the model in eval mode
                 x = self.examples(self.model, x, y, generator)
             loss, logits = self.batch_loss(x, y, weight)
+            if self.extra_term is not None:
+                loss = loss + self.extra_term(self.model, y, generator)
             check_finite(loss, "training", self.unit, epoch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

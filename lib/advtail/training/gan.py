@@ -1,15 +1,17 @@
 """One GAN trainer for every method: unconditional, + class-balancing regularizer, cGAN
-with projection, AC-GAN (and, through its discriminator-update seam, the robust GANs).
+with projection, AC-GAN, Rob-GAN and Fast-RobGAN.
 
 What differs between methods plugs in: the adversarial objective
-(:mod:`advtail.losses.gan`), the discriminator head (none / projection / ac), an
-auxiliary-classifier term, the discriminator update (:class:`DiscriminatorUpdate`:
-today's standard update; Rob-GAN's attacked and Fast-RobGAN's free-adversarial updates
-plug in here), and generator regularizers that own their state and cycle rows (the
-class-balancing regularizer of :mod:`advtail.losses.class_balancing`). The trainer owns
-only a generator step: ``d_steps`` discriminator steps, then one generator step, Adam
-per network and a generator EMA from a configured step. Resume, checkpoints, the kept
-(best validated) generator and the log are the shared loop's
+(:mod:`advtail.losses.gan`), the discriminator head (none / projection / ac), the class
+terms of an ``ac`` head (AC-GAN's, Rob-GAN's split, Fast-RobGAN's CE + KL), the
+discriminator update (:class:`DiscriminatorUpdate`; Rob-GAN's attacked reals and
+Fast-RobGAN's free adversarial training are in :mod:`advtail.training.robust_gan`),
+and generator regularizers that own their state and cycle rows (the class-balancing
+regularizer of :mod:`advtail.losses.class_balancing`). The trainer owns only a
+generator step: a discriminator round, then one generator step, Adam per network
+(optionally with Fast-RobGAN's exponential anneal), a generator EMA from a configured
+step, and the count of the round's discriminator passes. Resume, checkpoints, the
+kept (best validated) generator and the log are the shared loop's
 (:mod:`advtail.training.loop`).
 """
 
@@ -26,6 +28,7 @@ from advtail.metrics.generation import feature_statistics, frechet_distance, kl_
 from advtail.nets.inference import features_and_predictions, to_model_input
 from advtail.nets.sampling import balanced_labels, generate_images
 from advtail.training.loop import LoopPlan, check_finite, run_loop
+from advtail.training.schedules import exponential_anneal
 
 
 def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -51,6 +54,36 @@ class GeneratorRegularizer(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
+class PassCounter:
+    """Counts a module's forward passes, and those of them a backward pass went through
+    (each at most once): the cost unit of the robust GANs' comparison (Fast-RobGAN
+    thesis: 4 passes per generator step against Rob-GAN's 25)."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.forward = self.backward = 0
+        module.register_forward_hook(self._on_forward)
+
+    def _on_forward(self, module, inputs, output) -> None:
+        self.forward += 1
+        outputs = output if isinstance(output, tuple) else (output,)
+        tracked = [t for t in outputs if isinstance(t, torch.Tensor) and t.requires_grad]
+        counted = []
+
+        def on_gradient(grad):
+            if not counted:  # the pass's outputs may each receive a gradient
+                counted.append(True)
+                self.backward += 1
+
+        for tensor in tracked:
+            tensor.register_hook(on_gradient)
+
+    def read(self) -> tuple[int, int]:
+        """(forward, backward) since the last read."""
+        counts = (self.forward, self.backward)
+        self.forward = self.backward = 0
+        return counts
+
+
 class DiscriminatorUpdate:
     """The standard discriminator round: ``d_steps`` times, a fresh real and fake batch,
     the objective's loss (+ penalty, + the AC class term), one optimizer step.
@@ -66,12 +99,23 @@ class DiscriminatorUpdate:
             z, y_fake = trainer.fake_batch()
             with torch.no_grad():
                 fake = trainer.G(z, y_fake)
+            x_real = self.real_examples(trainer, x_real, y_real)
             loss_d = self.loss(trainer, x_real, y_real, fake, y_fake)
             check_finite(loss_d, "discriminator", trainer.unit, step)
             trainer.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             trainer.opt_d.step()
         return {"loss_d": loss_d.item()}, x_real, y_real
+
+    def real_examples(self, trainer: GANTrainer, x_real, y_real) -> torch.Tensor:
+        """The real images the discriminator trains on: as drawn (Rob-GAN attacks them)."""
+        return x_real
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
     @staticmethod
     def loss(trainer: GANTrainer, x_real, y_real, fake, y_fake) -> torch.Tensor:
@@ -91,8 +135,9 @@ class DiscriminatorUpdate:
 class GANTrainer:
     """Trains ``generator`` against ``discriminator`` as ``cfg`` says.
 
-    ``cfg`` keys: steps, batch_size, d_steps, optimizer {lr_g, lr_d, betas}, ema {decay,
-    start} (optional), cycle_steps, log_every, checkpoint_every, validate_every, seed.
+    ``cfg`` keys: steps, batch_size, d_steps, optimizer {lr_g, lr_d, betas, anneal {base,
+    period}}, ema {decay, start} (optional), cycle_steps, log_every, checkpoint_every,
+    validate_every, seed.
     ``regularizers``: :class:`GeneratorRegularizer` terms added to the generator loss.
     ``validate(generator) -> (score, metrics)`` runs every ``validate_every`` steps; the
     generator with the lowest score is kept.
@@ -127,6 +172,7 @@ class GANTrainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opt["lr_d"], betas=betas)
         self.ema = copy.deepcopy(self.G).eval() if cfg.get("ema") else None
         self.rng = torch.Generator().manual_seed(cfg["seed"])
+        self.passes = PassCounter(self.D)
         self.cycles: list[dict] = []
         self.images = self.labels = None
 
@@ -152,7 +198,11 @@ class GANTrainer:
         """One generator step (after its discriminator round); returns the log entries."""
         if images is not None:
             self.images, self.labels = torch.as_tensor(images), torch.as_tensor(labels)
+        self.set_learning_rates(step)
+        self.passes.read()
         row, x_real, y_real = self.discriminator_update(self, step)
+        # the round's passes through D (the generator step adds one of each for every method)
+        row["d_forward"], row["d_backward"] = self.passes.read()
         z, y_fake = self.fake_batch()
         fake = self.G(z, y_fake)
         d_fake, c_fake = self.D(fake, self.d_labels(y_fake))
@@ -177,6 +227,17 @@ class GANTrainer:
             ema = self.cfg["ema"]
             update_ema(self.ema, self.G, ema["decay"] if step >= ema.get("start", 0) else 0.0)
         return row
+
+    def set_learning_rates(self, step: int) -> None:
+        """Fast-RobGAN's exponential anneal of both rates, when configured."""
+        opt = self.cfg["optimizer"]
+        anneal = opt.get("anneal")
+        if not anneal:
+            return
+        for optimizer, key in ((self.opt_g, "lr_g"), (self.opt_d, "lr_d")):
+            lr = exponential_anneal(step, opt[key], anneal.get("base", 0.5), anneal["period"])
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
     # ------------------------------------------------------------------ the loop's protocol
     def train_unit(self, step: int) -> dict:
@@ -214,6 +275,7 @@ class GANTrainer:
             "rng": self.rng.get_state(),
             "torch_rng": torch.get_rng_state(),
             "regularizers": [r.state_dict() for r in self.regularizers],
+            "discriminator_update": self.discriminator_update.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -228,6 +290,7 @@ class GANTrainer:
         torch.set_rng_state(state["torch_rng"])
         for regularizer, reg_state in zip(self.regularizers, state["regularizers"], strict=True):
             regularizer.load_state_dict(reg_state)
+        self.discriminator_update.load_state_dict(state["discriminator_update"])
 
     def fit(self, images, labels, checkpoint_path, fingerprint: str, on_step_end=None):
         """Train for ``cfg['steps']`` generator steps, resuming from ``checkpoint_path``.
