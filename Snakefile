@@ -35,6 +35,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/robustness.smk"
 include: "workflow/rules/adversarial_training.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robust_gans.smk"
 
 
 rule all:

@@ -61,6 +61,7 @@ def schema_variants(schema: dict) -> dict:
             for part in ("arch", "loss", "reweighting", "optimizer")
         },
         "adversarial": variant_tables(parts["adversarial"], "attack"),
+        "robust": variant_tables(defs["gan"]["properties"]["robust"], "attack"),
     }
 
 
@@ -303,7 +304,17 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
         key = f"classifiers.{name}"
         _require_defined(f"{key}.subset", cfg["subset"], subsets, "subsets")
         reweighting = cfg.get("reweighting", {"name": "none"})
+        if cfg.get("finetune") and "arch" in cfg:
+            raise ConfigError(
+                f"{key}.arch",
+                "a fine-tuned discriminator has the GAN's architecture; remove arch",
+                cfg["arch"],
+            )
+        if not cfg.get("finetune") and "arch" not in cfg:
+            raise ConfigError(f"{key}.arch", "missing, and required", has_value=False)
         for part, what in PART_NAMES.items():
+            if part == "arch" and cfg.get("finetune"):
+                continue
             part_cfg = reweighting if part == "reweighting" else cfg[part]
             _check_variant(part_cfg, f"{key}.{part}", variants[part], "name", what)
         epochs = cfg["epochs"]
@@ -331,8 +342,8 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
                 f"expected fewer than epochs ({epochs})",
                 schedule["warmup_epochs"],
             )
-        arch = cfg["arch"]
-        if arch["name"] == "wrn" and (arch.get("depth", 28) - 4) % 6:
+        arch = cfg.get("arch", {})
+        if arch.get("name") == "wrn" and (arch.get("depth", 28) - 4) % 6:
             raise ConfigError(
                 f"{key}.arch.depth", "expected 6n + 4 (e.g. 16, 22, 28)", arch.get("depth")
             )
@@ -443,11 +454,82 @@ def gan_cas_classifier(gan: dict, classifiers: dict, subsets: dict) -> str | Non
     return _gan_role_classifier("cas", "cas", gan, classifiers, subsets)
 
 
-def _check_gans(gans: dict, classifiers: dict, subsets: dict) -> None:
+def _check_robust_gan(cfg: dict, key: str, variants: dict) -> None:
+    """A robust GAN's discriminator round: an ac head, a budget, an objective the attack
+    can ascend on the reals alone."""
+    from advtail.losses.gan import SEPARABLE_OBJECTIVES
+
+    robust = cfg["robust"]
+    if cfg.get("head", "none") != "ac":
+        raise ConfigError(
+            f"{key}.head",
+            "a robust GAN (robust:) trains its discriminator's class head on attacked reals; "
+            "expected head: ac",
+            cfg.get("head", "none"),
+        )
+    _check_variant(robust, f"{key}.robust", variants["robust"], "attack", "robust GAN attack")
+    for part in ("eps", "step_size"):
+        if part in robust:
+            _check_budget_key(f"{key}.robust.{part}", robust[part])
+    if robust["attack"] == "pgd" and cfg["loss"]["name"] not in SEPARABLE_OBJECTIVES:
+        raise ConfigError(
+            f"{key}.loss.name",
+            "Rob-GAN's attack ascends the discriminator's loss on each real image alone; "
+            f"expected one of {list(SEPARABLE_OBJECTIVES)}",
+            cfg["loss"]["name"],
+        )
+
+
+def _check_finetuned(classifiers: dict, gans: dict, subsets: dict) -> None:
+    """A fine-tuned discriminator names a GAN with an ac head of its dataset, and trains
+    adversarially (Eq. 10 is PGD on both terms)."""
+    for name, cfg in classifiers.items():
+        if not cfg.get("finetune"):
+            continue
+        key = f"classifiers.{name}"
+        gan = cfg["finetune"]["gan"]
+        _require_defined(f"{key}.finetune.gan", gan, gans, "gans")
+        if gans[gan].get("head", "none") != "ac":
+            raise ConfigError(
+                f"{key}.finetune.gan",
+                f"expected a GAN with head ac (a class head to fine-tune); '{gan}' has head "
+                f"{gans[gan].get('head', 'none')}",
+                gan,
+            )
+        own, other = subsets[cfg["subset"]]["dataset"], subsets[gans[gan]["subset"]]["dataset"]
+        if own != other:
+            raise ConfigError(
+                f"{key}.finetune.gan",
+                f"expected a GAN of dataset '{own}'; '{gan}' is of '{other}'",
+                gan,
+            )
+        if not cfg.get("adversarial"):
+            raise ConfigError(
+                f"{key}.adversarial",
+                "fine-tuning (Rob-GAN Eq. 10) attacks real and generated images; add an "
+                "adversarial block",
+                has_value=False,
+            )
+
+
+def finetuned_classifiers(classifiers: dict) -> list[str]:
+    """Classifiers made by rule finetune_discriminator (the others: train_classifier)."""
+    return sorted(name for name, cfg in classifiers.items() if cfg.get("finetune"))
+
+
+def _check_gans(gans: dict, classifiers: dict, subsets: dict, variants: dict) -> None:
     for name, cfg in gans.items():
         key = f"gans.{name}"
         _require_defined(f"{key}.subset", cfg["subset"], subsets, "subsets")
         dataset = subsets[cfg["subset"]]["dataset"]
+        if cfg.get("robust"):
+            _check_robust_gan(cfg, key, variants)
+        if cfg.get("class_loss") and cfg.get("head", "none") != "ac":
+            raise ConfigError(
+                f"{key}.class_loss",
+                "class terms need a class head; expected head: ac",
+                has_value=False,
+            )
         if cfg.get("regularizer"):
             _classifier_of(
                 f"{key}.regularizer.classifier",
@@ -578,7 +660,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_classifiers(
         config.get("classifiers", {}), config["subsets"], config["datasets"], variants
     )
-    _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"])
+    _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"], variants)
+    _check_finetuned(config.get("classifiers", {}), config.get("gans", {}), config["subsets"])
     _check_robustness(config.get("robustness") or {}, config.get("classifiers", {}))
     _fill_defaults(config, schema, schema)
     from advtail.metrics.fid_backbone import resolve_fid_backbone
@@ -643,7 +726,8 @@ def expand_seeds(config: dict) -> dict:
     given a top-level ``seeds`` list) becomes one entry per seed, ``<name>_seed<s>``.
 
     A seeded GAN's classifiers (in-loop, labeller, annotator, CAS recipe) pair by seed
-    when the classifier is seeded too: seed s of the GAN uses seed s of the classifier.
+    when the classifier is seeded too: seed s of the GAN uses seed s of the classifier;
+    likewise seed s of a fine-tuned discriminator fine-tunes seed s of its GAN.
     Changes ``config`` in place (after :func:`validate_config`) and returns, per section,
     every entry's ``{"method": <configured name>, "seed": <seed>}`` for the tables.
     """
@@ -717,6 +801,28 @@ def expand_seeds(config: dict) -> dict:
                     target,
                 )
             _set_reference(cfg, key, replicate_name(target, seed))
+    # a fine-tuned discriminator pairs with its GAN's same seed, as a GAN with its classifiers
+    for name, cfg in classifiers.items():
+        gan = (cfg.get("finetune") or {}).get("gan")
+        if gan is None or gan not in seeded["gans"]:
+            continue
+        where = f"classifiers.{replicates['classifiers'][name]['method']}.finetune.gan"
+        if replicates["classifiers"][name]["method"] == name:
+            raise ConfigError(
+                where,
+                f"GAN '{gan}' has seeds {seeded['gans'][gan]}; give the classifier seeds too "
+                "(each seed fine-tunes the GAN's same seed), or name one replicate, e.g. "
+                + repr(replicate_name(gan, cfg["seed"])),
+                gan,
+            )
+        if cfg["seed"] not in seeded["gans"][gan]:
+            raise ConfigError(
+                where,
+                f"classifier seed {cfg['seed']} pairs with seed {cfg['seed']} of GAN '{gan}', "
+                f"whose seeds are {seeded['gans'][gan]}",
+                gan,
+            )
+        cfg["finetune"]["gan"] = replicate_name(gan, cfg["seed"])
     return replicates
 
 

@@ -14,6 +14,9 @@ rule train_classifier:
         meta="results/classifiers/{dataset}/{subset}/{classifier}/meta.json",
     log:
         "results/logs/train_classifier/{dataset}/{subset}/{classifier}.log",
+    wildcard_constraints:
+        # the others are fine-tuned discriminators (rule finetune_discriminator)
+        classifier=names_pattern(TRAINED),
     conda:
         ENV
     threads: NET_THREADS

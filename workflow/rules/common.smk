@@ -18,6 +18,7 @@ from advtail.config import (
     expand_seeds,
     figure_attack,
     figure_threat,
+    finetuned_classifiers,
     gan_annotator,
     gan_cas_classifier,
     gan_labeller,
@@ -60,6 +61,9 @@ GPU = 0 if config["device"] == "cpu" else 1
 DATASETS = sorted(config["datasets"])
 SUBSETS = sorted(config["subsets"])
 CLASSIFIERS = sorted(config["classifiers"])
+# classifiers fine-tuned from a robust GAN's discriminator (rule finetune_discriminator)
+FINETUNED = finetuned_classifiers(config["classifiers"])
+TRAINED = [name for name in CLASSIFIERS if name not in FINETUNED]
 GANS = sorted(config["gans"])
 ROBUSTNESS = config["robustness"]
 THREATS = sorted(ROBUSTNESS["threats"])
@@ -256,6 +260,43 @@ def validated_gans():
     return [name for name in GANS if config["gans"][name].get("validate_every")]
 
 
+def names_pattern(names):
+    """A wildcard constraint matching exactly ``names`` (nothing when there are none)."""
+    return "|".join(names) or "^$"
+
+
+def finetuned_gan_file(filename):
+    """``filename`` of the GAN whose discriminator the classifier fine-tunes."""
+
+    def path(wildcards):
+        gan = config["classifiers"][wildcards.classifier]["finetune"]["gan"]
+        return f"{gan_dir(gan)}/{filename}"
+
+    return path
+
+
+# GANs with a class head (AC-GAN, Rob-GAN, Fast-RobGAN) and validation: the robust GANs'
+# comparison of cost and validation FID, drawn when a robust GAN is configured
+CLASS_HEAD_GANS = [
+    name for name in validated_gans() if config["gans"][name].get("head") == "ac"
+]
+ROBUST_GAN_COMPARISON = (
+    CLASS_HEAD_GANS
+    if any(config["gans"][name].get("robust") for name in CLASS_HEAD_GANS)
+    else []
+)
+# the classifiers of Rob-GAN's Table 1: fine-tuned discriminators and classifiers of the
+# discriminator's architecture (PGD-AT of the same net), by method
+DISCRIMINATOR_METHODS = sorted(
+    {
+        REPLICATES["classifiers"][name]["method"]
+        for name in CLASSIFIERS
+        if name in FINETUNED
+        or config["classifiers"][name].get("arch", {}).get("name") == "gan_discriminator"
+    }
+)
+
+
 def gan_subsets():
     return sorted({config["gans"][name]["subset"] for name in GANS})
 
@@ -269,6 +310,10 @@ def figure_targets():
         figures += ROBUSTNESS_FIGURES
     if ADVERSARIAL:
         figures.append("adversarial_training_predictions")
+    if ROBUST_GAN_COMPARISON:
+        figures.append("robust_gan_fid")
+    if THREATS and DISCRIMINATOR_METHODS:
+        figures.append("robust_gan_accuracy_against_eps")
     return [f"results/figures/{name}.png" for name in figures]
 
 
@@ -353,4 +398,6 @@ def all_targets():
         targets.append("results/tables/robustness.csv")
     if ADVERSARIAL_THREAT:
         targets.append("results/tables/adversarial_training.csv")
+    if ROBUST_GAN_COMPARISON:
+        targets.append("results/tables/robust_gans.csv")
     return targets

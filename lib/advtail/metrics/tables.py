@@ -255,3 +255,34 @@ ADVERSARIAL_TABLE_KEYS = (
     "body_accuracy",
     "tail_accuracy",
 )
+
+
+def robust_gan_row(
+    log: pd.DataFrame, meta: dict, experiment: str = "", replicates: dict | None = None
+) -> dict:
+    """One GAN's cost and quality from its ``log.csv`` and ``meta.json``: discriminator
+    passes (forward, backward) and seconds per generator step (training alone), the
+    training wall time, and the best and last validation FID with their steps (the
+    robust GANs' comparison: Fast-RobGAN thesis, Sec. 5)."""
+    name = meta["gan"]
+    cfg = meta["config"]
+    fid = next((c for c in log.columns if c.startswith("val_fid")), None)
+    validated = log.dropna(subset=[fid]) if fid else log.iloc[0:0]
+    best = validated.loc[validated[fid].idxmin()] if len(validated) else None
+    last = validated.iloc[-1] if len(validated) else None
+    return {
+        "experiment": experiment,
+        **replicate_of(name, replicates),
+        "gan": name,
+        "robust": (cfg.get("robust") or {}).get("attack", "none"),
+        "class_loss": (cfg.get("class_loss") or {}).get("name", "ac"),
+        "steps": int(meta["done"]),
+        "d_forward_per_step": float(log["d_forward"].mean()),
+        "d_backward_per_step": float(log["d_backward"].mean()),
+        "seconds_per_step": float(log["step_seconds"].mean()),
+        "wall_time_s": float(meta["wall_time_s"]),
+        "fid_column": fid,
+        "best_val_fid": None if best is None else float(best[fid]),
+        "best_step": None if best is None else int(best["step"]),
+        "last_val_fid": None if last is None else float(last[fid]),
+    }

@@ -45,11 +45,14 @@ def robustness_figure(
     name: str, inputs: dict, out_png, threat: str, attack: str, labels: dict | None = None
 ) -> None:
     """Draw robustness figure ``name`` from its inputs: ``table`` (robustness.csv), and
-    for ``adversarial_examples`` the ``examples`` files, named by ``labels["examples"]``.
+    for ``adversarial_examples`` the ``examples`` files, named by ``labels["examples"]``;
+    ``labels["methods"]``, when given, keeps the table's rows of those methods.
     ``threat``, ``attack``: the threat model and the attack the figure shows."""
     if name not in ROBUSTNESS_FIGURES:
         raise ValueError(f"unknown figure {name!r}; expected one of {ROBUSTNESS_FIGURES}")
     table = read_table(inputs["table"])
+    if (labels or {}).get("methods"):  # a figure of some methods only (Rob-GAN's Table 1)
+        table = table[table["method"].isin(labels["methods"])]
     if name == "robust_accuracy_groups":
         plot_group_accuracy(table, threat, out_png)
     elif name == "adversarial_predictions":

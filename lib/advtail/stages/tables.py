@@ -1,5 +1,6 @@
-"""Rules classifier_table and gan_table: per-run metrics files gathered into CSV tables,
-and per-method aggregates over seeds beside them (``*_summary.csv``)."""
+"""Rules of the tables (classifiers, GANs, robustness, adversarial training, robust
+GANs): per-run metrics files gathered into CSV tables, and per-method aggregates over
+seeds beside them (``*_summary.csv``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from advtail.metrics.tables import (
     adversarial_training_rows,
     classifier_row,
     gan_row,
+    robust_gan_row,
     robustness_rows,
     summarize_by_method,
 )
@@ -46,6 +48,19 @@ def read_table(path) -> pd.DataFrame:
         return pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise DataFileError(path, f"not a readable CSV table ({err})") from None
+
+
+def read_log(path, required=()) -> pd.DataFrame:
+    """A training ``log.csv`` with at least the columns ``required``."""
+    log = read_table(path)
+    missing = [c for c in required if c not in log.columns]
+    if missing:
+        raise DataFileError(
+            path,
+            f"lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written "
+            "by another version of advtail); delete it and Snakemake retrains",
+        )
+    return log
 
 
 def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
@@ -155,3 +170,25 @@ def adversarial_training_table(
         rows += adversarial_training_rows(metrics, log, experiment, replicates)
     by = ("dataset", "subset", "method", "training", "threat", "attack")
     return _write_with_summary(rows, out_csv, out_summary, by)
+
+
+def robust_gan_table(
+    log_paths,
+    meta_paths,
+    out_csv,
+    experiment: str = "",
+    replicates: dict | None = None,
+    out_summary=None,
+) -> pd.DataFrame:
+    """``robust_gans.csv``: a row per GAN with a class head (AC-GAN, Rob-GAN, Fast-RobGAN)
+    from its log and meta (:func:`advtail.metrics.tables.robust_gan_row`); the summary
+    per method."""
+    rows = []
+    for log_path, meta_path in zip(log_paths, meta_paths, strict=True):
+        log = read_log(log_path, ("step", "d_forward", "d_backward", "step_seconds"))
+        rows.append(
+            robust_gan_row(
+                log, read_metrics(meta_path, ("gan", "config", "done")), experiment, replicates
+            )
+        )
+    return _write_with_summary(rows, out_csv, out_summary)

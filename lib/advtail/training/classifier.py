@@ -41,7 +41,7 @@ def make_optimizer(cfg: dict, params) -> torch.optim.Optimizer:
         return torch.optim.Adam(
             params,
             lr=cfg["lr"],
-            betas=tuple(cfg.get("betas", (0.9, 0.999))),
+            betas=tuple(float(b) for b in cfg.get("betas", (0.9, 0.999))),
             weight_decay=cfg.get("weight_decay", 0.0),
         )
     raise ValueError(f"unknown optimizer {cfg['name']!r}")

@@ -18,6 +18,7 @@ kept (best validated) generator and the log are the shared loop's
 from __future__ import annotations
 
 import copy
+import time
 from typing import Protocol
 
 import numpy as np
@@ -167,7 +168,7 @@ class GANTrainer:
         self.validate_fn = validate
         self.discriminator_update = discriminator_update or DiscriminatorUpdate()
         opt = cfg["optimizer"]
-        betas = tuple(opt.get("betas", (0.5, 0.999)))
+        betas = tuple(float(b) for b in opt.get("betas", (0.5, 0.999)))  # YAML may give 0
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=opt["lr_g"], betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=opt["lr_d"], betas=betas)
         self.ema = copy.deepcopy(self.G).eval() if cfg.get("ema") else None
@@ -198,6 +199,7 @@ class GANTrainer:
         """One generator step (after its discriminator round); returns the log entries."""
         if images is not None:
             self.images, self.labels = torch.as_tensor(images), torch.as_tensor(labels)
+        began = time.perf_counter()
         self.set_learning_rates(step)
         self.passes.read()
         row, x_real, y_real = self.discriminator_update(self, step)
@@ -226,6 +228,7 @@ class GANTrainer:
         if self.ema is not None:
             ema = self.cfg["ema"]
             update_ema(self.ema, self.G, ema["decay"] if step >= ema.get("start", 0) else 0.0)
+        row["step_seconds"] = time.perf_counter() - began  # training alone, no validation
         return row
 
     def set_learning_rates(self, step: int) -> None:
