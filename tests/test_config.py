@@ -367,6 +367,76 @@ BAD_CONFIGS = {
         "classifiers.reat_lt20.adversarial.tail",
         "not long-tailed",
     ),
+    "robust gan without a class head": (
+        _set(["gans", "robgan", "head"], "projection"),
+        "gans.robgan.head",
+        "expected head: ac",
+    ),
+    "robust gan attack it cannot use": (
+        _set(["gans", "robgan", "robust", "attack"], "autoattack"),
+        "gans.robgan.robust.attack",
+        "one of",
+    ),
+    "no replays": (
+        _set(["gans", "fastrobgan", "robust", "replays"], 0),
+        "gans.fastrobgan.robust.replays",
+        "1",
+    ),
+    "robust gan budget above 1": (
+        _set(["gans", "robgan", "robust", "eps"], 1.5),
+        "gans.robgan.robust.eps",
+        "(0, 1]",
+    ),
+    "robust gan budget zero": (
+        _set(["gans", "fastrobgan", "robust", "step_size"], "0/255"),
+        "gans.fastrobgan.robust.step_size",
+        "(0, 1]",
+    ),
+    "replays of a pgd robust gan": (
+        _set(["gans", "robgan", "robust", "replays"], 2),
+        "gans.robgan.robust.replays",
+        "not used by robust GAN attack 'pgd'",
+    ),
+    "rob-gan on the relativistic loss": (
+        _set(["gans", "robgan", "loss"], {"name": "relativistic"}),
+        "gans.robgan.loss.name",
+        "each real image alone",
+    ),
+    "class loss without a class head": (
+        _set(["gans", "cgan", "class_loss"], {"name": "split"}),
+        "gans.cgan.class_loss",
+        "class head",
+    ),
+    "kl of the ac class loss": (
+        _set(["gans", "acgan", "class_loss"], {"name": "ac", "kl": "code"}),
+        "gans.acgan.class_loss.kl",
+        "not used by class loss 'ac'",
+    ),
+    "fine-tuning a gan without a class head": (
+        _set(["classifiers", "robgan_ft_lt20", "finetune", "gan"], "cgan"),
+        "classifiers.robgan_ft_lt20.finetune.gan",
+        "head ac",
+    ),
+    "fine-tuning a missing gan": (
+        _set(["classifiers", "robgan_ft_lt20", "finetune", "gan"], "robgan2"),
+        "classifiers.robgan_ft_lt20.finetune.gan",
+        "defined under 'gans'",
+    ),
+    "fine-tuning without attacks": (
+        _drop(["classifiers", "robgan_ft_lt20", "adversarial"]),
+        "classifiers.robgan_ft_lt20.adversarial",
+        "add an adversarial block",
+    ),
+    "fine-tuning with an architecture": (
+        _set(["classifiers", "robgan_ft_lt20", "arch"], {"name": "small_cnn"}),
+        "classifiers.robgan_ft_lt20.arch",
+        "remove arch",
+    ),
+    "classifier without an architecture": (
+        _drop(["classifiers", "ce_lt20", "arch"]),
+        "classifiers.ce_lt20.arch",
+        "missing",
+    ),
 }
 
 
@@ -445,7 +515,10 @@ def test_seed_lists_expand_and_pair_by_seed():
     assert gan["regularizer"]["classifier"] == "inloop_lt20_seed5"
     assert gan["annotator"] == "annotator_seed5" and gan["cas"] == "cas_lt20_seed5"
     assert config["gans"]["sndcgan_seed5"]["labeller"] == "inloop_lt20_seed5"
-    assert len(config["classifiers"]) == 20 and len(config["gans"]) == 8
+    assert len(config["classifiers"]) == 26 and len(config["gans"]) == 12
+    # a fine-tuned discriminator fine-tunes its GAN's same seed
+    assert config["classifiers"]["robgan_ft_lt20_seed5"]["finetune"]["gan"] == "robgan_seed5"
+    assert config["classifiers"]["robgan_ft_lt20_seed0"]["finetune"]["gan"] == "robgan_seed0"
 
 
 @pytest.mark.parametrize(
@@ -459,6 +532,11 @@ def test_seed_lists_expand_and_pair_by_seed():
             "gans.sndcgan_cb.regularizer.classifier",
         ),
         (lambda c: c["gans"]["cgan"].update(seed=[1, 1]), "gans.cgan.seed"),
+        # an unseeded fine-tuning cannot pick one of a seeded GAN's runs by itself
+        (
+            lambda c: c["gans"]["robgan"].update(seed=[0, 1]),
+            "classifiers.robgan_ft_lt20.finetune.gan",
+        ),
         (lambda c: c["gans"]["cgan"].update(seed=[]), "gans.cgan.seed"),
         (lambda c: c.update(seeds=[-1]), "seeds.0"),
     ],
@@ -509,6 +587,24 @@ def test_variant_key_tables_come_from_the_schema_and_fit_the_code():
         takes = {p.name for p in parameters if p.kind in named} - {"class_counts"}
         assert variants["loss"][name]["allowed"] - {"name"} == takes, name
     assert variants["reweighting"]["drw"]["required"] == {"start_epoch"}
+    from advtail.training.robust_gan import ROBUST_GAN_ATTACKS, build_discriminator_update
+
+    assert tuple(variants["robust"]) == ROBUST_GAN_ATTACKS
+    from advtail.losses.gan import CLASS_LOSSES
+
+    for name, table in variants["class_loss"].items():  # each takes what the schema allows
+        takes = set(inspect.signature(CLASS_LOSSES[name]).parameters)
+        assert table["allowed"] - {"name"} == takes, name
+    for attack, table in variants["robust"].items():  # every key the schema allows is read
+        robust = {"attack": attack, "eps": 0.1, "step_size": 0.05}
+        own = {"steps": 2, "random_start": True}
+        robust |= {"replays": 3, "init": "zero"} if attack == "free" else own
+        assert set(robust) == table["allowed"]
+        update = build_discriminator_update(robust)
+        if attack == "free":
+            assert update.replays == 3 and update.perturbation.init == "zero"
+        else:
+            assert update.attack.steps == 2 and update.attack.random_start
     assert variants["dataset"]["imagefolder"]["required"] == {"root"}
     assert variants["dataset"]["cifar100"]["defaults"] == {
         "root": "data/cifar100",
@@ -568,7 +664,7 @@ def test_threats_evaluate_every_seed_of_a_seeded_classifier():
     assert figure_threat(config["robustness"]) == "linf16"
     assert figure_attack(config["robustness"]) == "pgd20"
     del config["robustness"]["threats"]["linf16"]
-    assert figure_threat(config["robustness"]) == "linf32"  # a tie: the first by name
+    assert figure_threat(config["robustness"]) == "linf16_pgd"  # a tie: the first by name
 
 
 def test_the_float_keys_cover_every_section():
@@ -607,10 +703,20 @@ def test_adversarial_training_threat(default):
 
     validate_config(default, SCHEMA)
     trained = adversarial_classifiers(default["classifiers"])
-    assert trained == ["pgdat_balanced_lt20", "pgdat_bsl_lt20", "pgdat_lt20", "reat_lt20"]
+    # and PGD-AT of the robust GANs' discriminator network, not the fine-tuned ones
+    assert trained == [
+        "pgdat_balanced_lt20",
+        "pgdat_bsl_lt20",
+        "pgdat_disc_lt20",
+        "pgdat_lt20",
+        "reat_lt20",
+    ]
     robustness, classifiers = default["robustness"], default["classifiers"]
     assert adversarial_training_threat(robustness, classifiers) == "linf16"
     # the figure threat without them: the threat that evaluates the most of them
+    del robustness["threats"]["linf16_pgd"]
+    for name in ("linf4", "linf8", "linf32"):
+        robustness["threats"][name]["classifiers"] = ["ce_lt20"]
     robustness["figures"] = {"threat": "linf8"}
     robustness["threats"]["linf4"]["classifiers"] = ["reat_lt20"]
     assert adversarial_training_threat(robustness, classifiers) == "linf16"

@@ -52,7 +52,8 @@ def fast(config: dict) -> dict:
     config["datasets"]["digits"]["image_size"] = 8
     for cfg in config.get("classifiers", {}).values():
         cfg.update(epochs=2, schedule={})
-        cfg["arch"]["width"] = 4
+        if "arch" in cfg:  # a fine-tuned discriminator has its GAN's
+            cfg["arch"]["width"] = 4
         if cfg.get("reweighting", {}).get("name") == "drw":
             cfg["reweighting"]["start_epoch"] = 1
         if cfg.get("adversarial"):
@@ -70,6 +71,8 @@ def fast(config: dict) -> dict:
             batch_size=8,
         )
         cfg["arch"].update(g_width=4, d_width=4, latent_dim=8)
+        if (cfg.get("robust") or {}).get("attack") == "pgd":
+            cfg["robust"] = {**cfg["robust"], "steps": 2}
     for threat in (config.get("robustness") or {}).get("threats", {}).values():
         threat["autoattack"] = {"images": 20, "apgd_iterations": 5, "square_queries": 10}
     return config
@@ -89,18 +92,23 @@ FIGURE_JOBS = {
     f"figure_{name}": 1
     for name in ("class_distribution", "fid_kl", "validation_fid", "sample_grids")
 }
+# the comparison of AC-GAN, Rob-GAN and Fast-RobGAN
+ROBUST_GAN_JOBS = {"robust_gan_table": 1, "figure_robust_gan_fid": 1}
 GAN_JOBS = {
-    "train_gan": 4,
-    "generate_samples": 4,
-    "evaluate_samples": 4,
-    "classification_accuracy_score": 4,
+    "train_gan": 6,
+    "generate_samples": 6,
+    "evaluate_samples": 6,
+    "classification_accuracy_score": 6,
     "gan_table": 1,
     **FIGURE_JOBS,
+    **ROBUST_GAN_JOBS,
 }
 ADVERSARIAL_JOBS = {"adversarial_training_table": 1, "figure_adversarial_training_predictions": 1}
 ROBUSTNESS_JOBS = {
-    # 3 classifiers under 4 threat models, the 4 adversarially trained ones under linf16
-    "evaluate_robustness": 16,
+    # 3 classifiers under 4 threat models, the 4 adversarially trained ones under linf16;
+    # the 2 fine-tuned discriminators and PGD-AT of their network under linf16_pgd and the
+    # 3 sweep threats
+    "evaluate_robustness": 28,
     "robustness_table": 1,
     **ADVERSARIAL_JOBS,
     **{
@@ -110,13 +118,15 @@ ROBUSTNESS_JOBS = {
             "adversarial_predictions",
             "accuracy_against_eps",
             "adversarial_examples",
+            "robust_gan_accuracy_against_eps",
         )
     },
 }
 CLASSIFIER_JOBS = {
     **ROBUSTNESS_JOBS,
-    "train_classifier": 10,
-    "evaluate_classifier": 10,
+    "train_classifier": 11,
+    "finetune_discriminator": 2,
+    "evaluate_classifier": 13,
     "classifier_table": 1,
     "fid_reference_stats": 2,  # the annotator's statistics of train (validation) and test
     **GAN_JOBS,
@@ -185,7 +195,7 @@ def test_restyling_sample_grids_retrains_no_gan(workdir, tmp_path):
     edit(copy / "lib/advtail/plots/grids.py")
     planned = planned_jobs(snakemake(copy, "-n"))
     assert "train_gan" not in planned and "train_classifier" not in planned
-    assert planned["generate_samples"] == 4  # the grids are drawn there
+    assert planned["generate_samples"] == 6  # the grids are drawn there
 
 
 def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
@@ -193,7 +203,9 @@ def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
     edit(copy / "lib/advtail/nets/gans.py")
     planned = planned_jobs(snakemake(copy, "-n"))
     assert "train_classifier" not in planned and "evaluate_classifier" not in planned
-    assert planned["train_gan"] == 4 and planned["generate_samples"] == 4
+    assert planned["train_gan"] == 6 and planned["generate_samples"] == 6
+    # and the discriminators fine-tuned with their generators' images
+    assert planned["finetune_discriminator"] == 2
 
 
 def test_editing_a_metrics_only_module_plans_no_training(workdir, tmp_path):
@@ -202,7 +214,7 @@ def test_editing_a_metrics_only_module_plans_no_training(workdir, tmp_path):
     planned = planned_jobs(snakemake(copy, "-n"))
     assert not set(TRAINING_RULES) & set(planned), planned
     # the annotator's reference statistics (which GAN validation reads) do not rerun
-    assert planned["evaluate_samples"] == 4 and "fid_reference_stats" not in planned
+    assert planned["evaluate_samples"] == 6 and "fid_reference_stats" not in planned
 
 
 def default_with(tmp_path: Path, mutate) -> Path:
@@ -218,12 +230,14 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
     config = default_with(tmp_path, lambda c: c["subsets"]["lt20"].update(imbalance_ratio=15))
     result = snakemake(workdir, "-n", "--configfile", str(config))
     # lt20 changed; lt20_label10 and balanced_lt20 refer to it, so their params changed
-    # too; the eight classifiers and four GANs on lt20 and the one on balanced_lt20
-    # retrain, the annotator (on full) does not, nor its reference statistics
+    # too; the nine classifiers and six GANs on lt20 and the one on balanced_lt20
+    # retrain (and the two discriminators fine-tune), the annotator (on full) does not,
+    # nor its reference statistics
     assert planned_jobs(result) == {
         "make_subset": 3,
-        "train_classifier": 9,
-        "evaluate_classifier": 9,
+        "train_classifier": 10,
+        "finetune_discriminator": 2,
+        "evaluate_classifier": 12,
         "classifier_table": 1,
         **GAN_JOBS,
         **ROBUSTNESS_JOBS,  # every evaluated classifier is on lt20 or balanced_lt20
@@ -232,7 +246,7 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
 
 
 def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
-    config = default_with(tmp_path, lambda c: c["gans"]["acgan"].update(ac_weight=0.5))
+    config = default_with(tmp_path, lambda c: c["gans"]["acgan"].update(class_loss={"weight": 0.5}))
     assert planned_jobs(snakemake(workdir, "-n", "--configfile", str(config))) == {
         "train_gan": 1,
         "generate_samples": 1,
@@ -240,6 +254,7 @@ def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
         "classification_accuracy_score": 1,
         "gan_table": 1,
         **FIGURE_JOBS,
+        **ROBUST_GAN_JOBS,  # AC-GAN is the robust GANs' baseline
         "all": 1,
     }
 
@@ -257,7 +272,14 @@ def test_gan_outputs(workdir):
             p.name for p in samples.iterdir()
         }
     table = pd.read_csv(workdir / "results/tables/gan_metrics.csv")
-    assert sorted(table["gan"]) == ["acgan", "cgan", "sndcgan", "sndcgan_cb"]
+    assert sorted(table["gan"]) == [
+        "acgan",
+        "cgan",
+        "fastrobgan",
+        "robgan",
+        "sndcgan",
+        "sndcgan_cb",
+    ]
     assert (table["method"] == table["gan"]).all() and set(table["seed"]) == {0}
     summary = pd.read_csv(workdir / "results/tables/gan_metrics_summary.csv")
     assert sorted(summary["method"]) == sorted(table["gan"]) and set(summary["n_seeds"]) == {1}
@@ -299,7 +321,8 @@ def test_seeds_expand_into_one_job_per_seed(tmp_path):
     copy_workflow(tmp_path)
     planned = planned_jobs(snakemake(tmp_path, "-n", "--config", "seeds=[0,3]"))
     # every classifier and GAN twice; GAN seed s uses classifier seed s
-    assert planned["train_classifier"] == 20 and planned["train_gan"] == 8
+    assert planned["train_classifier"] == 22 and planned["train_gan"] == 12
+    assert planned["finetune_discriminator"] == 4
     assert planned["classifier_table"] == 1 and planned["gan_table"] == 1
     result = snakemake(tmp_path, "-n", "--config", "seeds=[0,3]", "--printshellcmds")
     text = result.stdout + result.stderr
@@ -315,7 +338,7 @@ def test_one_figure_builds_only_its_ancestors(tmp_path):
         "make_subset": 2,  # lt20 (GANs, in-loop classifier) and full (annotator)
         "train_classifier": 2,  # annotator and inloop_lt20
         "fid_reference_stats": 1,  # the annotator's train statistics, for validation
-        "train_gan": 4,
+        "train_gan": 6,
         "figure_validation_fid": 1,
     }
 
@@ -357,6 +380,29 @@ def test_robustness_outputs(workdir):
 
 
 ADVERSARIAL = ["pgdat_lt20", "pgdat_bsl_lt20", "reat_lt20", "pgdat_balanced_lt20"]
+
+
+def test_robust_gan_outputs(workdir):
+    table = pd.read_csv(workdir / "results/tables/robust_gans.csv").set_index("gan")
+    assert sorted(table.index) == ["acgan", "fastrobgan", "robgan"]
+    assert table["robust"].to_dict() == {"acgan": "none", "fastrobgan": "free", "robgan": "pgd"}
+    # passes through D per generator step: AC-GAN real + fake; Rob-GAN 5 D steps x (the
+    # fast config's 2 PGD steps + real + fake); Fast-RobGAN M = 2 x (real + fake)
+    assert table["d_forward_per_step"].to_dict() == {"acgan": 2, "fastrobgan": 4, "robgan": 20}
+    assert (table["d_backward_per_step"] == table["d_forward_per_step"]).all()
+    assert (table["seconds_per_step"] > 0).all() and table["best_val_fid"].notna().all()
+    folder = workdir / "results/gans/digits/lt20/robgan"
+    assert (folder / "discriminator.pt").is_file()
+    # the fine-tuned discriminators are classifiers, evaluated like every other
+    robustness = pd.read_csv(workdir / "results/tables/robustness.csv")
+    tuned = robustness[robustness["classifier"] == "robgan_ft_lt20"]
+    assert set(tuned["threat"]) == {"linf4", "linf8", "linf16_pgd", "linf32"}
+    meta = json.loads(
+        (workdir / "results/classifiers/digits/lt20/robgan_ft_lt20/meta.json").read_text()
+    )
+    assert meta["arch"]["name"] == "gan_discriminator" and meta["arch"]["resolution"] == 8
+    for figure in ("robust_gan_fid", "robust_gan_accuracy_against_eps"):
+        assert (workdir / f"results/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_adversarial_training_outputs(workdir):
@@ -409,6 +455,7 @@ def test_classifier_outputs(workdir):
     assert sorted(table["classifier"]) == sorted(
         ["annotator", "inloop_lt20", "ce_lt20", "drw_lt20", "ldam_drw_lt20", "cas_lt20"]
         + ADVERSARIAL
+        + ["pgdat_disc_lt20", "robgan_ft_lt20", "fastrobgan_ft_lt20"]
     )
     assert {"head_accuracy", "body_accuracy", "tail_accuracy", "balanced_accuracy"} <= set(
         table.columns

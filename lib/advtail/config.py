@@ -62,6 +62,7 @@ def schema_variants(schema: dict) -> dict:
         },
         "adversarial": variant_tables(parts["adversarial"], "attack"),
         "robust": variant_tables(defs["gan"]["properties"]["robust"], "attack"),
+        "class_loss": variant_tables(defs["gan"]["properties"]["class_loss"]),
     }
 
 
@@ -530,6 +531,11 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict, variants: dict) ->
                 "class terms need a class head; expected head: ac",
                 has_value=False,
             )
+        if cfg.get("class_loss"):
+            class_loss = {"name": "ac", **cfg["class_loss"]}
+            _check_variant(
+                class_loss, f"{key}.class_loss", variants["class_loss"], "name", "class loss"
+            )
         if cfg.get("regularizer"):
             _classifier_of(
                 f"{key}.regularizer.classifier",
@@ -603,8 +609,13 @@ def figure_threat(robustness: dict) -> str | None:
 
 
 def adversarial_classifiers(classifiers: dict) -> list[str]:
-    """The classifiers trained adversarially (an ``adversarial`` block), sorted."""
-    return sorted(name for name, cfg in classifiers.items() if cfg.get("adversarial"))
+    """The classifiers trained adversarially from scratch (an ``adversarial`` block, no
+    ``finetune``: fine-tuned discriminators have figures of their own), sorted."""
+    return sorted(
+        name
+        for name, cfg in classifiers.items()
+        if cfg.get("adversarial") and not cfg.get("finetune")
+    )
 
 
 def adversarial_training_threat(robustness: dict, classifiers: dict) -> str | None:
