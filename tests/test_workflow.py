@@ -312,6 +312,9 @@ def test_report_holds_every_figure_and_table(workdir):
         "adversarial_predictions.png",
         "accuracy_against_eps.png",
         "adversarial_examples.png",
+        "robust_gans.csv",
+        "robust_gan_fid.png",
+        "robust_gan_accuracy_against_eps.png",
     ):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
@@ -566,6 +569,8 @@ NETWORK_RULES = {
     "generate_samples",
     "evaluate_samples",
     "classification_accuracy_score",
+    "finetune_discriminator",
+    "evaluate_robustness",
 }
 
 
@@ -614,4 +619,23 @@ def test_reat_configs_plan_gpu_jobs_on_slurm(config):
     assert planned["adversarial_training_table"] == 1
     for name, resources in job_resources(result):
         if name in ("train_classifier", "evaluate_robustness"):
+            assert resources["gpu"] == "1" and "cpus_per_task" in resources, (name, resources)
+
+
+@pytest.mark.parametrize(
+    "config, gans, finetuned",
+    [("cifar10_robgan.yaml", 6, 4), ("imagenet143_robgan.yaml", 3, 2)],
+)
+def test_robust_gan_configs_plan_gpu_jobs_on_slurm(config, gans, finetuned):
+    result = snakemake(
+        REPO, "-n", "--profile", "profiles/slurm", "--configfile", f"config/{config}"
+    )
+    planned = planned_jobs(result)
+    assert planned["train_gan"] == gans and planned["finetune_discriminator"] == finetuned
+    assert planned["robust_gan_table"] == 1 and planned["figure_robust_gan_fid"] == 1
+    # Rob-GAN Table 1: the fine-tuned discriminators and PGD-AT of the same network
+    # (one per dataset) under PGD-20 at three budgets
+    assert planned["evaluate_robustness"] == 3 * (finetuned + gans // 3)
+    for name, resources in job_resources(result):
+        if name in NETWORK_RULES:
             assert resources["gpu"] == "1" and "cpus_per_task" in resources, (name, resources)

@@ -143,31 +143,24 @@ def train_gan(
     final = trainer.final_generator()
     if run.best["model"] is not None:
         final.load_state_dict(run.best["model"])
-    save_model(
-        out_generator,
-        final,
-        g_arch,
-        kind="generator",
-        gan=name,
-        dataset=subset.meta.get("dataset"),
-        subset=subset.meta.get("subset"),
-        class_names=subset.class_names,
-        selected_step=run.selected,
-        config=cfg,
-    )
-    if out_discriminator is not None:
+    # what the generator and discriminator files both say of their run
+    about = {
+        "gan": name,
+        "dataset": subset.meta.get("dataset"),
+        "subset": subset.meta.get("subset"),
+        "class_names": subset.class_names,
+        "config": cfg,
+    }
+    save_model(out_generator, final, g_arch, kind="generator", selected_step=run.selected, **about)
+    if out_discriminator is not None:  # the last one (Rob-GAN fine-tunes it)
         save_model(
             out_discriminator,
             trainer.D,
             d_arch,
             kind="discriminator",
-            gan=name,
-            dataset=subset.meta.get("dataset"),
-            subset=subset.meta.get("subset"),
-            class_names=subset.class_names,
             image_size=int(images.shape[1]),
             step=run.position,
-            config=cfg,
+            **about,
         )
     for path, rows in ((out_log, run.rows), (out_cycles, trainer.cycles)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
