@@ -259,3 +259,39 @@ def test_a_loss_that_uses_features_gets_them_with_the_logits():
     trainer.train_data = (torch.as_tensor(data.images), torch.as_tensor(data.labels))
     trainer.train_unit(0)
     assert loss.seen and all(f == (n, 16) and lg == (n, 4) for lg, f in loss.seen for n in [lg[0]])
+
+
+class _CountingTrainer:
+    """The least a trainer gives the loop: a unit that counts, a score per validation."""
+
+    unit = "step"
+    progress_keys = ()
+
+    def __init__(self):
+        self.model = torch.nn.Linear(1, 1)
+        self.done = 0
+
+    def train_unit(self, position):
+        self.done += 1
+        return {"loss": float(position)}
+
+    def validate(self, done):
+        return float(done), {"val_score": float(done)}
+
+    def kept_model(self):
+        return self.model
+
+    def state_dict(self):
+        return {"done": self.done}
+
+    def load_state_dict(self, state):
+        self.done = state["done"]
+
+
+def test_every_validation_is_logged_on_a_logging_step_or_not(tmp_path):
+    from advtail.training.loop import LoopPlan, run_loop
+
+    plan = LoopPlan(total=6, log_every=3, checkpoint_every=6, validate_every=2)
+    run = run_loop(_CountingTrainer(), plan, tmp_path / "last.pt", "fp")
+    assert [row["step"] for row in run.rows] == [2, 3, 4, 6]
+    assert [row.get("val_score") for row in run.rows] == [2.0, None, 4.0, 6.0]

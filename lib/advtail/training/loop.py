@@ -157,8 +157,10 @@ def run_loop(
         row = trainer.train_unit(position)
         run.position = position + 1
         last = run.position == total
+        validated = False
         if validate_every and run.position % validate_every == 0:
             result = trainer.validate(run.position)
+            validated = result is not None
             if result is not None:
                 score, metrics = result
                 row.update(metrics)
@@ -169,7 +171,8 @@ def run_loop(
                         "position": run.position,
                         "model": {k: v.detach().cpu().clone() for k, v in state_dict.items()},
                     }
-        if run.position % log_every == 0 or last:
+        # a validation's row is always kept, on a logging step or not
+        if run.position % log_every == 0 or last or validated:
             row = {trainer.unit: run.position, **row, "seconds": time.perf_counter() - began}
             run.rows.append(row)
             progress.set_postfix(
