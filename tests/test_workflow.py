@@ -202,8 +202,10 @@ def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
     copy = built_copy(workdir, tmp_path)
     edit(copy / "lib/advtail/nets/gans.py")
     planned = planned_jobs(snakemake(copy, "-n"))
-    assert "train_classifier" not in planned and "evaluate_classifier" not in planned
+    assert "train_classifier" not in planned
     assert planned["train_gan"] == 6 and planned["generate_samples"] == 6
+    # only the discriminators fine-tuned with their generators' images are evaluated again
+    assert planned["evaluate_classifier"] == 2
     # and the discriminators fine-tuned with their generators' images
     assert planned["finetune_discriminator"] == 2
 
@@ -355,7 +357,8 @@ def test_robustness_outputs(workdir):
     for model in models:
         assert main.loc[main["classifier"] == model, "attack"].tolist() == attacks
     sweep = table[table["threat"] != "linf16"]
-    assert len(sweep) == 3 * 3 * 2  # clean and PGD-20 at three budgets
+    # clean and PGD-20: six classifiers at three budgets, the robust GANs' three at 16/255
+    assert len(sweep) == (6 * 3 + 3) * 2
     auto = main[main["attack"] == "autoattack"]
     assert (auto["num_attacked"] == 20).all() and auto["note"].str.contains("subset").all()
     assert auto["library"].str.startswith("adversarial-robustness-toolbox").all()

@@ -292,7 +292,8 @@ DISCRIMINATOR_METHODS = sorted(
         REPLICATES["classifiers"][name]["method"]
         for name in CLASSIFIERS
         if name in FINETUNED
-        or config["classifiers"][name].get("arch", {}).get("name") == "gan_discriminator"
+        or config["classifiers"][name].get("arch", {}).get("name")
+        == "gan_discriminator"
     }
 )
 
