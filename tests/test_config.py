@@ -724,3 +724,18 @@ def test_adversarial_training_threat(default):
     assert adversarial_training_threat(robustness, classifiers) == "linf4"
     robustness["threats"]["linf4"]["classifiers"] = ["ce_lt20"]
     assert adversarial_training_threat(robustness, classifiers) is None
+
+
+def test_robust_gan_comparison_and_discriminator_classifiers(default):
+    from advtail.config import discriminator_classifiers, robust_gan_comparison
+
+    validate_config(default, SCHEMA)
+    assert robust_gan_comparison(default["gans"]) == ["acgan", "fastrobgan", "robgan"]
+    assert discriminator_classifiers(default["classifiers"]) == [
+        "fastrobgan_ft_lt20",
+        "pgdat_disc_lt20",
+        "robgan_ft_lt20",
+    ]
+    # without a robust GAN there is nothing to compare
+    del default["gans"]["robgan"], default["gans"]["fastrobgan"]
+    assert robust_gan_comparison(default["gans"]) == []

@@ -248,3 +248,24 @@ def test_generated_adversarial_term_is_lambda_times_ce_on_attacked_fakes():
     unconditional = DCGANGenerator(resolution=8, channels=1, latent_dim=8, width=4)
     with pytest.raises(ValueError, match="conditional generator"):
         GeneratedAdversarialTerm(unconditional, None, 0.5, 4)
+
+
+@pytest.mark.bad_input
+def test_finetuning_a_discriminator_of_other_classes_names_the_file(tmp_path):
+    from advtail.data.arrays import save_image_set
+    from advtail.errors import DataFileError
+    from advtail.nets.files import save_model
+    from advtail.stages.finetune_discriminator import finetune_discriminator
+    from conftest import make_image_set
+
+    D = DCGANDiscriminator(resolution=8, channels=1, width=4, head="ac", num_classes=4, sn=False)
+    arch = {"name": "sndcgan", "resolution": 8, "channels": 1, "width": 4}
+    arch |= {"head": "ac", "num_classes": 4, "sn": False}
+    disc = tmp_path / "discriminator.pt"
+    save_model(disc, D, arch, kind="discriminator", image_size=8)
+    train = tmp_path / "subset.npz"
+    save_image_set(train, make_image_set([5, 5, 5], image_size=8))  # three classes, not four
+    with pytest.raises(DataFileError, match="classes 3, but classifier .*discriminator.pt"):
+        finetune_discriminator(
+            "ft", {}, train, train, disc, tmp_path / "g.pt", *(tmp_path / n for n in "abcd")
+        )

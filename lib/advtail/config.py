@@ -513,6 +513,25 @@ def _check_finetuned(classifiers: dict, gans: dict, subsets: dict) -> None:
             )
 
 
+def robust_gan_comparison(gans: dict) -> list[str]:
+    """The GANs of the robust GANs' table and FID figure: those with a class head and
+    validation (AC-GAN, Rob-GAN, Fast-RobGAN), when one of them is robust; else none."""
+    chosen = sorted(
+        name for name, cfg in gans.items() if cfg.get("head") == "ac" and cfg.get("validate_every")
+    )
+    return chosen if any(gans[name].get("robust") for name in chosen) else []
+
+
+def discriminator_classifiers(classifiers: dict) -> list[str]:
+    """The classifiers of Rob-GAN's Table 1: fine-tuned discriminators and classifiers of
+    the discriminator's network (PGD-AT of the same net), sorted."""
+    return sorted(
+        name
+        for name, cfg in classifiers.items()
+        if cfg.get("finetune") or cfg.get("arch", {}).get("name") == "gan_discriminator"
+    )
+
+
 def finetuned_classifiers(classifiers: dict) -> list[str]:
     """Classifiers made by rule finetune_discriminator (the others: train_classifier)."""
     return sorted(name for name, cfg in classifiers.items() if cfg.get("finetune"))

@@ -15,6 +15,7 @@ from advtail.config import (
     adversarial_classifiers,
     adversarial_training_threat,
     canonical,
+    discriminator_classifiers,
     expand_seeds,
     figure_attack,
     figure_threat,
@@ -23,6 +24,7 @@ from advtail.config import (
     gan_cas_classifier,
     gan_labeller,
     load_yaml,
+    robust_gan_comparison,
     validate_config,
 )
 from advtail.data.arrays import sidecar_path
@@ -275,25 +277,13 @@ def finetuned_gan_file(filename):
     return path
 
 
-# GANs with a class head (AC-GAN, Rob-GAN, Fast-RobGAN) and validation: the robust GANs'
-# comparison of cost and validation FID, drawn when a robust GAN is configured
-CLASS_HEAD_GANS = [
-    name for name in validated_gans() if config["gans"][name].get("head") == "ac"
-]
-ROBUST_GAN_COMPARISON = (
-    CLASS_HEAD_GANS
-    if any(config["gans"][name].get("robust") for name in CLASS_HEAD_GANS)
-    else []
-)
-# the classifiers of Rob-GAN's Table 1: fine-tuned discriminators and classifiers of the
-# discriminator's architecture (PGD-AT of the same net), by method
+# the robust GANs' comparison (AC-GAN, Rob-GAN, Fast-RobGAN), and the classifiers of
+# Rob-GAN's Table 1 by method
+ROBUST_GAN_COMPARISON = robust_gan_comparison(config["gans"])
 DISCRIMINATOR_METHODS = sorted(
     {
         REPLICATES["classifiers"][name]["method"]
-        for name in CLASSIFIERS
-        if name in FINETUNED
-        or config["classifiers"][name].get("arch", {}).get("name")
-        == "gan_discriminator"
+        for name in discriminator_classifiers(config["classifiers"])
     }
 )
 

@@ -11,21 +11,15 @@ on PGD examples of the GAN's generated images with their labels.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
+from advtail.data.arrays import file_sha256, load_image_set
 from advtail.errors import DataFileError
-from advtail.nets.classifiers import discriminator_arch
+from advtail.nets.classifiers import check_classifier_fits, discriminator_arch
 from advtail.nets.files import read_model_file
 from advtail.nets.gans import load_generator
 from advtail.stages.runs import stage_code_files
 from advtail.stages.train_classifier import train_classifier
 from advtail.training.loop import TrainingRun
 from advtail.training.robust_gan import GeneratedAdversarialTerm
-
-
-def file_sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def finetune_discriminator(
@@ -55,6 +49,8 @@ def finetune_discriminator(
             f"a discriminator with a '{d_arch.get('head')}' head has no classifier to "
             "fine-tune; expected an 'ac' head",
         )
+    # its classes, channels and size are those of the images it fine-tunes on
+    check_classifier_fits(discriminator_path, payload, train_path, load_image_set(train_path))
     generator, _ = load_generator(generator_path)
     # the classifier's weights are the discriminator's, under the name it holds it by
     state = {f"discriminator.{k}": v for k, v in payload["state_dict"].items()}
