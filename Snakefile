@@ -36,6 +36,7 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/adversarial_training.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/robust_gans.smk"
+include: "workflow/rules/uaps.smk"
 
 
 rule all:

@@ -432,6 +432,58 @@ BAD_CONFIGS = {
         "classifiers.robgan_ft_lt20.arch",
         "remove arch",
     ),
+    "uap victim missing": (
+        _set(["uaps", "victims"], ["ce_lt20", "nope"]),
+        "uaps.victims.1",
+        "defined under 'classifiers'",
+    ),
+    "uap budget zero": (_set(["uaps", "eps"], 0), "uaps.eps", "(0, 1]"),
+    "uap budget above one": (_set(["uaps", "eps"], "300/255"), "uaps.eps", "(0, 1]"),
+    "uap prior gan subset missing": (
+        _set(["uaps", "prior_gan", "subset"], "nowhere"),
+        "uaps.prior_gan.subset",
+        "defined under 'subsets'",
+    ),
+    "uap prior of the victims' data": (
+        _set(["uaps", "prior_gan", "subset"], "lt20"),
+        "uaps.prior_gan.subset",
+        "never saw",
+    ),
+    "uap prior with no images": (
+        _set(["datasets", "patches", "count"], 0),
+        "datasets.patches.count",
+        "an integer >= 1",
+    ),
+    "uap prior of another image size": (
+        _set(["datasets", "patches", "image_size"], 32),
+        "datasets.patches.image_size",
+        "victims'",
+    ),
+    "uap in-loop victim missing": (
+        _set(["uaps", "in_loop"], "nope"),
+        "uaps.in_loop",
+        "defined under 'classifiers'",
+    ),
+    "uap prior gan without snapshots": (
+        _set(["uaps", "prior_gan", "snapshots"], 0),
+        "uaps.prior_gan.snapshots",
+        "expected 1 to 4 cycles",
+    ),
+    "uap prior gan conditional": (
+        _set(["uaps", "prior_gan", "head"], "ac"),
+        "uaps.prior_gan.head",
+        "unconditional",
+    ),
+    "uap skip gradient on a plain cnn": (
+        _set(["uaps", "gap", "skip_gradient"], 0.5),
+        "uaps.gap.skip_gradient",
+        "residual",
+    ),
+    "patch scales reversed": (
+        _set(["datasets", "patches", "min_scale"], 0.9),
+        "datasets.patches.min_scale",
+        "at most max_scale",
+    ),
     "classifier without an architecture": (
         _drop(["classifiers", "ce_lt20", "arch"]),
         "classifiers.ce_lt20.arch",

@@ -617,6 +617,109 @@ def _check_robustness(robustness: dict, classifiers: dict) -> None:
             )
 
 
+# victim architectures with residual branches (the skip-gradient option scales them)
+RESIDUAL_ARCHITECTURES = ("resnet18", "resnet32", "wrn")
+
+
+def _check_uaps(uaps: dict, classifiers: dict, subsets: dict, datasets: dict) -> None:
+    """The UAP stage's references and budget: victims of one dataset, an in-loop victim,
+    a prior of another dataset with the victims' image form, an unconditional prior GAN
+    that keeps snapshots."""
+    if not uaps:
+        return
+    key = "uaps"
+    victims = uaps.get("victims") or []
+    if not victims:
+        raise ConfigError(
+            f"{key}.victims", "expected at least one victim classifier", has_value=False
+        )
+    for i, name in enumerate(victims):
+        _require_defined(f"{key}.victims.{i}", name, classifiers, "classifiers")
+    dataset = subsets[classifiers[victims[0]]["subset"]]["dataset"]
+    for i, name in enumerate(victims):
+        _classifier_of(f"{key}.victims.{i}", name, classifiers, subsets, dataset)
+    _classifier_of(f"{key}.in_loop", uap_in_loop(uaps), classifiers, subsets, dataset)
+    _check_budget_key(f"{key}.eps", uaps.get("eps", "10/255"))
+    skip = (uaps.get("gap") or {}).get("skip_gradient")
+    if skip is not None:
+        for name in victims:
+            arch = (classifiers[name].get("arch") or {}).get("name")
+            if arch not in RESIDUAL_ARCHITECTURES:
+                raise ConfigError(
+                    f"{key}.gap.skip_gradient",
+                    f"scales residual branches; victim '{name}' ({arch}) has none "
+                    f"(expected {', '.join(RESIDUAL_ARCHITECTURES)}, or null)",
+                    skip,
+                )
+    gan = uaps.get("prior_gan")
+    if gan is None:
+        raise ConfigError(f"{key}.prior_gan", "expected the prior GAN's settings", has_value=False)
+    gkey = f"{key}.prior_gan"
+    _require_defined(f"{gkey}.subset", gan["subset"], subsets, "subsets")
+    prior = subsets[gan["subset"]]["dataset"]
+    if prior == dataset:
+        raise ConfigError(
+            f"{gkey}.subset",
+            f"the prior must be images the victims never saw; subset '{gan['subset']}' is of "
+            f"their dataset '{dataset}'",
+            gan["subset"],
+        )
+    for what, default in (("image_size", 32), ("channels", 3)):
+        ours, theirs = datasets[prior].get(what, default), datasets[dataset].get(what, default)
+        if ours != theirs:
+            raise ConfigError(
+                f"datasets.{prior}.{what}",
+                f"the UAP prior's {what} must be the victims' ({theirs}, dataset '{dataset}')",
+                ours,
+            )
+    for extra in ("regularizer", "labeller", "annotator", "cas", "validate_every", "robust"):
+        if gan.get(extra) is not None:
+            raise ConfigError(
+                f"{gkey}.{extra}",
+                "not used by a prior GAN (the stage adds its regularizers; it is not validated)",
+                has_value=False,
+            )
+    if gan.get("head", "none") != "none":
+        raise ConfigError(
+            f"{gkey}.head", "a prior GAN is unconditional; expected none", gan["head"]
+        )
+    cycle, kept = gan.get("cycle_steps") or gan["steps"], gan.get("snapshots", 0)
+    if kept < 1 or kept * cycle > gan["steps"]:
+        raise ConfigError(
+            f"{gkey}.snapshots",
+            f"expected 1 to {gan['steps'] // cycle} cycles "
+            f"(of {cycle} steps in {gan['steps']} steps)",
+            kept,
+        )
+
+
+def uap_in_loop(uaps: dict) -> str:
+    """The victim in the prior GAN's loop: configured, else the first victim."""
+    return uaps.get("in_loop") or uaps["victims"][0]
+
+
+# the UAP stage's prior GANs: both minimise the entropy term; "regularized" adds the
+# class-balancing regularizer (the data-free method), "entropy_only" is the ablation
+UAP_PRIOR_GANS = ("regularized", "entropy_only")
+
+
+def uap_prior_gan_config(uaps: dict, prior: str, seed: int) -> dict:
+    """The GAN trainer's config of prior GAN ``prior`` at ``seed``: the prior GAN's
+    settings, the entropy term (CBGAN Eq. 11) and, for ``regularized``, the
+    class-balancing regularizer on the in-loop victim (Eq. 10)."""
+    if prior not in UAP_PRIOR_GANS:
+        raise ValueError(f"unknown prior GAN {prior!r}; expected one of {UAP_PRIOR_GANS}")
+    cfg = {**uaps["prior_gan"], "seed": seed}
+    cfg["activation_maximization"] = {"weight": uaps["entropy_weight"]}
+    if prior == "regularized":
+        cfg["regularizer"] = {
+            "name": "class_balancing",
+            "classifier": uap_in_loop(uaps),
+            **uaps["regularizer"],
+        }
+    return cfg
+
+
 def figure_threat(robustness: dict) -> str | None:
     """The threat the group, prediction and example figures show: the configured one,
     else the one with the most attacks (the first by name on a tie); None without any."""
@@ -694,6 +797,19 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     _check_finetuned(config.get("classifiers", {}), config.get("gans", {}), config["subsets"])
     _check_robustness(config.get("robustness") or {}, config.get("classifiers", {}))
     _fill_defaults(config, schema, schema)
+    _check_uaps(
+        config.get("uaps") or {},
+        config.get("classifiers", {}),
+        config["subsets"],
+        config["datasets"],
+    )
+    for name, cfg in config["datasets"].items():
+        if cfg["source"] == "patches" and cfg.get("min_scale", 0.1) > cfg.get("max_scale", 0.5):
+            raise ConfigError(
+                f"datasets.{name}.min_scale",
+                f"expected at most max_scale ({cfg.get('max_scale', 0.5)})",
+                cfg["min_scale"],
+            )
     from advtail.metrics.fid_backbone import resolve_fid_backbone
 
     if config["evaluation"]["reference_split"] == "val" and config.get("gans"):
@@ -787,6 +903,22 @@ def expand_seeds(config: dict) -> dict:
                 replicates[section][copy_name] = {"method": name, "seed": seed}
         if section in config:
             config[section] = expanded
+    # a UAP stage crafts against every seed of a seeded victim; a seeded in-loop
+    # victim is its first seed
+    uaps = config.get("uaps") or {}
+    if uaps:
+        in_loop = uap_in_loop(uaps)
+        if in_loop in seeded["classifiers"]:
+            uaps["in_loop"] = replicate_name(in_loop, seeded["classifiers"][in_loop][0])
+        uaps["victims"] = [
+            copy
+            for name in uaps["victims"]
+            for copy in (
+                [replicate_name(name, s) for s in seeded["classifiers"][name]]
+                if name in seeded["classifiers"]
+                else [name]
+            )
+        ]
     # a threat evaluates every seed of a seeded classifier
     for threat in ((config.get("robustness") or {}).get("threats") or {}).values():
         threat["classifiers"] = [

@@ -25,7 +25,10 @@ from advtail.config import (
     gan_labeller,
     load_yaml,
     robust_gan_comparison,
+    uap_in_loop,
+    uap_prior_gan_config,
     validate_config,
+    UAP_PRIOR_GANS,
 )
 from advtail.data.arrays import sidecar_path
 from advtail.data.sources import SPLITS
@@ -34,6 +37,8 @@ from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 from advtail.preflight import check_sidecars, preflight
 from advtail.stages.robustness_figures import ROBUSTNESS_FIGURES
+from advtail.stages.craft_uap import UAP_METHODS
+from advtail.stages.uap_evaluation import UAP_FIGURES
 from advtail.workflow.execution import jobs_run_here
 
 try:
@@ -288,6 +293,56 @@ DISCRIMINATOR_METHODS = sorted(
 )
 
 
+# the universal-perturbation stage (rules in uaps.smk)
+UAPS = config.get("uaps") or {}
+UAP_VICTIMS = UAPS.get("victims", [])
+UAP_SEEDS = UAPS.get("seeds", [])
+
+
+def uap_files(filename, methods=UAP_METHODS, seeds=None, victims=None):
+    """``filename`` of every method's perturbation for every seed and victim."""
+    return [
+        f"results/uaps/seed{seed}/{victim}/{method}/{filename}"
+        for seed in (UAP_SEEDS if seeds is None else seeds)
+        for victim in (UAP_VICTIMS if victims is None else victims)
+        for method in methods
+    ]
+
+
+def uap_victim_model(wildcards):
+    return classifier_model(wildcards.victim)
+
+
+def uap_in_loop_model(wildcards):
+    return classifier_model(uap_in_loop(UAPS))
+
+
+def uap_prior_subset_file(wildcards):
+    subset = UAPS["prior_gan"]["subset"]
+    return f"results/subsets/{config['subsets'][subset]['dataset']}/{subset}/subset.npz"
+
+
+def uap_victim_train_file(wildcards):
+    """The training subset of the victim (the data-driven methods craft on it)."""
+    subset = config["classifiers"][wildcards.victim]["subset"]
+    return f"results/subsets/{config['subsets'][subset]['dataset']}/{subset}/subset.npz"
+
+
+def uap_test_file(wildcards):
+    """The test split of the victims' dataset."""
+    subset = config["classifiers"][UAP_VICTIMS[0]]["subset"]
+    return f"results/datasets/{config['subsets'][subset]['dataset']}/test.npz"
+
+
+def uap_prior_gan_cfg(wildcards):
+    return canonical(uap_prior_gan_config(UAPS, wildcards.gan, int(wildcards.seed)))
+
+
+def uap_settings(*keys):
+    """The ``uaps`` settings a crafting rule reads (a change to others reruns nothing)."""
+    return canonical({"eps": UAPS.get("eps"), **{k: UAPS.get(k) for k in keys}})
+
+
 def gan_subsets():
     return sorted({config["gans"][name]["subset"] for name in GANS})
 
@@ -305,6 +360,8 @@ def figure_targets():
         figures.append("robust_gan_fid")
     if THREATS and DISCRIMINATOR_METHODS:
         figures.append("robust_gan_accuracy_against_eps")
+    if UAPS:
+        figures += UAP_FIGURES
     return [f"results/figures/{name}.png" for name in figures]
 
 
@@ -391,4 +448,6 @@ def all_targets():
         targets.append("results/tables/adversarial_training.csv")
     if ROBUST_GAN_COMPARISON:
         targets.append("results/tables/robust_gans.csv")
+    if UAPS:
+        targets.append("results/tables/uap.csv")
     return targets

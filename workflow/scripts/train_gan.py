@@ -21,4 +21,7 @@ with rule_log(snakemake.log[0]):
         threads=snakemake.threads,
         # the checkpoint resumes unless one of these (the rule's lib inputs) changed
         code_files=snakemake.input.lib,
+        # a UAP prior GAN (rule train_prior_gan): its in-loop classifier is the victim
+        prior=snakemake.params.get("prior", False),
+        out_snapshots=snakemake.output.get("snapshots"),
     )

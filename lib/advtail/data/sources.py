@@ -7,6 +7,9 @@ Sources (``datasets.<name>.source`` in the config):
   ``download: true`` torchvision fetches and extracts it first.
 - ``imagefolder``: one subfolder of images per class (an LSUN subset, comics, a
   user's data), optionally already split into ``train/`` and ``test/``.
+- ``patches``: ``count`` patches cut at random positions and scales from the two
+  photographs scikit-learn ships (no network), one class: a prior no victim saw, for
+  data-free universal perturbations.
 
 Every source yields uint8 NHWC arrays resized to ``image_size`` with ``channels``
 channels. A source without its own test split is split per class by
@@ -336,8 +339,54 @@ def read_imagefolder(cfg: dict) -> tuple[dict, list[str], dict]:
     return pools, names, {"origin": str(root), "pre_split": pre_split}
 
 
+def cut_patches(
+    photos: list[np.ndarray],
+    count: int,
+    image_size: int,
+    channels: int,
+    seed: int,
+    min_scale: float = 0.1,
+    max_scale: float = 0.5,
+) -> np.ndarray:
+    """``count`` square patches of uint8 HxWx3 ``photos``, resized and (channels 1) greyed.
+
+    Each patch picks a photograph, a side of ``min_scale`` to ``max_scale`` times the
+    photograph's shorter side, and a position, all uniform and deterministic in ``seed``.
+    """
+    rng = np.random.default_rng([seed, 7])
+    out = np.empty((count, image_size, image_size, channels), dtype=np.uint8)
+    for i in range(count):
+        photo = photos[rng.integers(len(photos))]
+        height, width = photo.shape[:2]
+        side = int(round(rng.uniform(min_scale, max_scale) * min(height, width)))
+        side = max(side, 2)
+        top, left = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+        patch = Image.fromarray(photo[top : top + side, left : left + side])
+        out[i] = to_canonical_image(patch, image_size, channels)
+    return out
+
+
+def read_patches(cfg: dict) -> tuple[dict, list[str], dict]:
+    from sklearn.datasets import load_sample_images
+
+    photos = list(load_sample_images().images)  # china.jpg, flower.jpg: 427 x 640 RGB
+    images = cut_patches(
+        photos,
+        cfg["count"],
+        cfg["image_size"],
+        cfg["channels"],
+        cfg["split_seed"],
+        cfg["min_scale"],
+        cfg["max_scale"],
+    )
+    labels = np.zeros(len(images), dtype=np.int64)
+    provenance = {"origin": "sklearn.datasets.load_sample_images", "count": cfg["count"]}
+    return {"all": (images, labels)}, ["patch"], provenance
+
+
 RAW_SOURCES: dict[str, RawSource] = {
     "digits": read_digits,
+    "patches": read_patches,
     "cifar10": read_cifar,
     "cifar100": read_cifar,
     "imagefolder": read_imagefolder,

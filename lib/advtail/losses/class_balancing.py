@@ -198,3 +198,59 @@ class ClassBalancingRegularizer:
 
     def load_state_dict(self, state: dict) -> None:
         self.tracker.load_state_dict(state)
+
+
+def softmax_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """H(softmax(logits)) per row, natural log."""
+    log_p = torch.log_softmax(logits, dim=1)
+    return -(log_p.exp() * log_p).sum(dim=1)
+
+
+class ActivationMaximizationRegularizer:
+    """``weight`` * L_AM, L_AM = mean over the batch of H(C(G(z))) (CBGAN Eq. 11).
+
+    The data-free UAP prior GAN adds it to its generator loss (Eq. 10,
+    L_G - lambda L_reg + L_AM): minimising each sample's entropy under the frozen victim
+    C makes every sample confidently one of the victim's classes, while the
+    class-balancing term (when also configured) spreads the batch over many classes.
+    Its cycle row is the mean entropy and the share of each class in the cycle's samples
+    (how many of the victim's classes the prior GAN covers).
+    """
+
+    def __init__(self, classifier: torch.nn.Module, num_classes: int, weight: float = 1.0):
+        self.classifier = classifier.eval()
+        for parameter in self.classifier.parameters():
+            parameter.requires_grad_(False)
+        self.num_classes = num_classes
+        self.weight = weight
+        self.counts = np.zeros(num_classes)
+        self.entropy_sum, self.batches = 0.0, 0
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        logits = self.classifier(images)
+        entropy = softmax_entropy(logits).mean()
+        predicted = logits.argmax(dim=1).detach().cpu().numpy()
+        self.counts += np.bincount(predicted, minlength=self.num_classes)
+        self.entropy_sum += float(entropy.detach())
+        self.batches += 1
+        return self.weight * entropy
+
+    def end_cycle(self) -> dict:
+        total = max(float(self.counts.sum()), 1.0)
+        row = {"mean_entropy": self.entropy_sum / max(self.batches, 1)}
+        row |= {"classes_covered": int((self.counts > 0).sum())}
+        row |= {f"share_{k}": float(c) / total for k, c in enumerate(self.counts)}
+        self.counts[:] = 0
+        self.entropy_sum, self.batches = 0.0, 0
+        return row
+
+    def state_dict(self) -> dict:
+        return {
+            "counts": torch.as_tensor(self.counts),
+            "entropy_sum": self.entropy_sum,
+            "batches": self.batches,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.counts = state["counts"].double().numpy().copy()
+        self.entropy_sum, self.batches = float(state["entropy_sum"]), int(state["batches"])

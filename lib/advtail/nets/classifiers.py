@@ -95,6 +95,9 @@ class _OptionAShortcut(nn.Module):
 
 
 class _BasicBlock(nn.Module):
+    # the residual branch's last module (skip-gradient scales the gradient through it)
+    branch_end = "bn2"
+
     def __init__(self, in_planes: int, planes: int, stride: int, option_a: bool):
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
@@ -162,6 +165,8 @@ def resnet18(
 
 class _WideBlock(nn.Module):
     """Pre-activation wide residual block (Zagoruyko & Komodakis 2016)."""
+
+    branch_end = "conv2"
 
     def __init__(self, in_planes: int, planes: int, stride: int, dropout: float):
         super().__init__()
@@ -316,6 +321,15 @@ SIZED_ARCHITECTURES = {"gan_discriminator"}
 
 # Keys of an ``arch`` dict every classifier takes; the rest go to its builder.
 ARCH_KEYS = {"name", "num_classes", "channels", "mean", "std"}
+
+
+def residual_branch_ends(model: nn.Module) -> list[nn.Module]:
+    """The last module of every residual branch in ``model`` (its ResNet / WRN blocks)."""
+    return [
+        getattr(module, module.branch_end)
+        for module in model.modules()
+        if isinstance(getattr(module, "branch_end", None), str)
+    ]
 
 
 def build_classifier(arch: dict) -> Classifier:

@@ -9,11 +9,14 @@ import pandas as pd
 
 from advtail.data.arrays import load_image_set, write_json
 from advtail.errors import DataFileError
-from advtail.losses.class_balancing import ClassBalancingRegularizer
+from advtail.losses.class_balancing import (
+    ActivationMaximizationRegularizer,
+    ClassBalancingRegularizer,
+)
 from advtail.losses.gan import build_class_loss, build_gan_objective
 from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.discriminators import build_discriminator
-from advtail.nets.files import save_model
+from advtail.nets.files import atomic_torch_save, save_model
 from advtail.nets.gans import build_generator
 from advtail.stages.reference_statistics import load_reference_statistics
 from advtail.stages.runs import run_meta, stage_code_files
@@ -49,6 +52,55 @@ def gan_architectures(cfg: dict, images, num_classes: int) -> tuple[dict, dict]:
     return g_arch, d_arch
 
 
+def check_in_loop_fits(in_loop_path, payload, subset_path, subset, prior: bool) -> None:
+    """The in-loop classifier takes the GAN's images. A prior GAN's classifier (the UAP
+    victim) learnt other data: only its image size and channels must match."""
+    if not prior:
+        check_classifier_fits(in_loop_path, payload, subset_path, subset)
+        return
+    shape = subset.images.shape
+    found = {"channels": int(shape[3]), "image size": int(shape[1])}
+    expected = {
+        "channels": payload["arch"].get("channels"),
+        "image size": payload.get("image_size"),
+    }
+    for what, value in expected.items():
+        if value is not None and value != found[what]:
+            raise DataFileError(
+                subset_path,
+                f"{what} {found[what]}, but victim {in_loop_path} takes {what} {value}",
+            )
+
+
+def generator_regularizers(cfg: dict, in_loop_path, subset_path, subset, prior, device) -> list:
+    """The configured generator regularizers, on the frozen in-loop classifier: the
+    class-balancing regularizer (``regularizer``) and CBGAN's activation maximisation
+    (``activation_maximization``, the data-free UAP prior GAN's entropy term)."""
+    reg, am = cfg.get("regularizer"), cfg.get("activation_maximization")
+    if not (reg or am):
+        return []
+    classifier, payload = load_classifier(in_loop_path, device)
+    check_in_loop_fits(in_loop_path, payload, subset_path, subset, prior)
+    num_classes = int(payload["arch"]["num_classes"])
+    regularizers = []
+    if reg:
+        regularizers.append(
+            ClassBalancingRegularizer(
+                classifier,
+                num_classes,
+                reg["lambda"],
+                reg.get("form", "paper"),
+                reg.get("alpha", 0.5),
+                reg.get("fixed_frequency"),
+            )
+        )
+    if am:
+        regularizers.append(
+            ActivationMaximizationRegularizer(classifier, num_classes, am.get("weight", 1.0))
+        )
+    return regularizers
+
+
 def train_gan(
     name: str,
     cfg: dict,
@@ -66,12 +118,17 @@ def train_gan(
     threads: int | None = None,
     on_step_end=None,
     code_files=None,
+    prior: bool = False,
+    out_snapshots=None,
 ) -> TrainingRun:
     """Train GAN ``name`` (its validated config ``cfg``) on a subset and write its files.
 
     ``out_discriminator``: where the trained discriminator goes (the last one, which
     Rob-GAN fine-tunes; None: not written).
-    ``in_loop_path``: the classifier of the class-balancing regularizer (if configured);
+    ``in_loop_path``: the classifier of the generator regularizers (if configured);
+    ``prior``: the GAN learns a UAP prior, and the in-loop classifier is the victim,
+    trained on other data. ``out_snapshots``: where the generators of the last
+    ``cfg['snapshots']`` cycles go (None: not written).
     ``annotator_path``: the classifier that validates (KL to uniform, annotator FID)
     against ``reference_stats``, its feature statistics of a real split (not the test
     split; :mod:`advtail.stages.fid_reference_stats`). ``code_files``: the lib files the
@@ -97,21 +154,9 @@ def train_gan(
     g_arch, d_arch = gan_architectures(cfg, images, num_classes)
     seed_everything(cfg["seed"])
     G, D = build_generator(g_arch), build_discriminator(d_arch)
-    regularizers = []
-    reg = cfg.get("regularizer")
-    if reg:
-        classifier, payload = load_classifier(in_loop_path, torch_device)
-        check_classifier_fits(in_loop_path, payload, subset_path, subset)
-        regularizers.append(
-            ClassBalancingRegularizer(
-                classifier,
-                num_classes,
-                reg["lambda"],
-                reg.get("form", "paper"),
-                reg.get("alpha", 0.5),
-                reg.get("fixed_frequency"),
-            )
-        )
+    regularizers = generator_regularizers(
+        cfg, in_loop_path, subset_path, subset, prior, torch_device
+    )
     validate = None
     if annotator_path is not None and cfg.get("validate_every"):
         annotator, payload = load_classifier(annotator_path, torch_device)
@@ -161,6 +206,16 @@ def train_gan(
             image_size=int(images.shape[1]),
             step=run.position,
             **about,
+        )
+    if out_snapshots is not None:
+        atomic_torch_save(
+            {
+                "kind": "generator_snapshots",
+                "arch": g_arch,
+                "snapshots": trainer.snapshots,
+                **about,
+            },
+            out_snapshots,
         )
     for path, rows in ((out_log, run.rows), (out_cycles, trainer.cycles)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -140,6 +140,8 @@ class GANTrainer:
     period}}, ema {decay, start} (optional), cycle_steps, log_every, checkpoint_every,
     validate_every, seed.
     ``regularizers``: :class:`GeneratorRegularizer` terms added to the generator loss.
+    ``cfg['snapshots']`` (optional): keep the generator of each of the last that many
+    cycles in :attr:`snapshots`.
     ``validate(generator) -> (score, metrics)`` runs every ``validate_every`` steps; the
     generator with the lowest score is kept.
     """
@@ -175,6 +177,10 @@ class GANTrainer:
         self.rng = torch.Generator().manual_seed(cfg["seed"])
         self.passes = PassCounter(self.D)
         self.cycles: list[dict] = []
+        # the generator at the end of each of the last ``snapshots`` cycles (CBGAN A.7:
+        # the UAP prior is sampled from several cycles, as the regularizer moves the
+        # generator's focus from class to class)
+        self.snapshots: list[dict] = []
         self.images = self.labels = None
 
     # ------------------------------------------------------------------ batches
@@ -246,7 +252,17 @@ class GANTrainer:
     def train_unit(self, step: int) -> dict:
         row = self.train_step(step)
         done = step + 1
-        if done % (self.cfg.get("cycle_steps") or self.cfg["steps"]) == 0:
+        cycle_steps = self.cfg.get("cycle_steps") or self.cfg["steps"]
+        if done % cycle_steps == 0:
+            kept = self.cfg.get("snapshots", 0)
+            if done > self.cfg["steps"] - kept * cycle_steps:
+                state = self.final_generator().state_dict()
+                self.snapshots.append(
+                    {
+                        "step": done,
+                        "state_dict": {k: v.detach().cpu().clone() for k, v in state.items()},
+                    }
+                )
             for i, regularizer in enumerate(self.regularizers):
                 cycle = regularizer.end_cycle()
                 if cycle is not None:
@@ -270,6 +286,7 @@ class GANTrainer:
     def state_dict(self) -> dict:
         return {
             "cycles": self.cycles,
+            "snapshots": self.snapshots,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "ema": None if self.ema is None else self.ema.state_dict(),
@@ -283,6 +300,7 @@ class GANTrainer:
 
     def load_state_dict(self, state: dict) -> None:
         self.cycles = state["cycles"]
+        self.snapshots = state.get("snapshots", [])
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         if self.ema is not None:

@@ -1,0 +1,204 @@
+"""Rules uap_table and figure_uap_*: every universal perturbation on every victim's
+test split (the transfer matrix), fooling rate per class and group, and the figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from advtail.attacks.budgets import budget_value
+from advtail.data.arrays import load_image_set
+from advtail.errors import DataFileError
+from advtail.metrics.uaps import fooling_metrics
+from advtail.nets.classifiers import load_classifier
+from advtail.nets.inference import predict_logits
+from advtail.plots.uaps import plot_uap_fooling_rate, plot_uap_perturbations, plot_uap_transfer
+from advtail.stages.craft_uap import UAP_METHODS, load_perturbation
+from advtail.stages.tables import read_table
+from advtail.training.runtime import resolve_device, set_threads
+
+UAP_FIGURES = ("uap_perturbations", "uap_fooling_rate", "uap_transfer")
+
+
+@torch.no_grad()
+def perturbed_predictions(
+    victim, images: np.ndarray, delta01: np.ndarray, device
+) -> tuple[np.ndarray, np.ndarray]:
+    """The victim's predictions on uint8 NHWC ``images``, clean and with ``delta01`` added
+    (on the [0, 1] scale, clipped to the image range)."""
+    clean = predict_logits(victim, images, device=device).argmax(1).numpy()
+    # not rounded to grey levels: the victims take floats, and rounding would erase a
+    # perturbation smaller than half a level
+    x01 = np.clip(images.astype(np.float32) / 255.0 + delta01[None], 0.0, 1.0)
+    x = torch.as_tensor(x01 * 2.0 - 1.0).permute(0, 3, 1, 2)
+    logits = torch.cat([victim(x[i : i + 512].to(device)).cpu() for i in range(0, len(x), 512)])
+    return clean, logits.argmax(1).numpy()
+
+
+def uap_tables(
+    perturbation_files,
+    meta_files,
+    seeds,
+    victims,
+    methods,
+    victim_models,
+    test_path,
+    out_table,
+    out_per_class,
+    out_summary,
+    device="auto",
+    threads=None,
+) -> pd.DataFrame:
+    """Every perturbation on every victim's test split.
+
+    ``perturbation_files`` and ``meta_files`` run over ``seeds``, then the ``victims``
+    each was crafted against, then ``methods``; ``victim_models`` are the victims' model
+    files. Writes one row per perturbation and victim (``transfer`` when crafted against
+    another), the per-class rows, and the summary over seeds (mean, std, count).
+    """
+    keys = [(seed, victim, method) for seed in seeds for victim in victims for method in methods]
+    if not len(keys) == len(perturbation_files) == len(meta_files):
+        raise ValueError(f"{len(keys)} perturbations expected, {len(perturbation_files)} given")
+    perturbations = [
+        {"seed": seed, "crafted_on": victim, "method": method, "path": path, "meta": meta}
+        for (seed, victim, method), path, meta in zip(
+            keys, perturbation_files, meta_files, strict=True
+        )
+    ]
+    victims = dict(zip(victims, victim_models, strict=True))
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    test = load_image_set(test_path)
+    rows, per_class = [], []
+    loaded = {name: load_classifier(path, torch_device) for name, path in victims.items()}
+    clean_cache = {}
+    for entry in perturbations:
+        meta = _read_meta(entry["meta"])
+        for name, (victim, payload) in loaded.items():
+            delta = load_perturbation(
+                entry["path"],
+                int(payload["image_size"]),
+                int(payload["arch"]["channels"]),
+                budget_value(meta["eps"]),
+            )
+            clean, perturbed = perturbed_predictions(victim, test.images, delta, torch_device)
+            clean_cache.setdefault(name, clean)
+            metrics = fooling_metrics(test.labels, clean, perturbed, payload["class_counts"])
+            rows.append(
+                {
+                    "seed": entry["seed"],
+                    "method": entry["method"],
+                    "crafted_on": entry["crafted_on"],
+                    "evaluated_on": name,
+                    "transfer": name != entry["crafted_on"],
+                    "eps": meta["eps"],
+                    "fooling_rate": metrics["fooling_rate"],
+                    "clean_accuracy": metrics["clean_accuracy"],
+                    "accuracy": metrics["accuracy"],
+                    "balanced_accuracy": metrics["balanced_accuracy"],
+                    **{f"fooling_rate_{g}": v for g, v in metrics["group_fooling_rate"].items()},
+                    **{f"accuracy_{g}": v for g, v in metrics["group_accuracy"].items()},
+                    "classes_covered": meta.get("classes_covered"),
+                    "crafting_images": meta.get("crafting_images"),
+                    "craft_seconds": meta.get("wall_time_s"),
+                    "num_test": metrics["num_test"],
+                }
+            )
+            for k, (fooled, accuracy) in enumerate(
+                zip(metrics["per_class_fooling_rate"], metrics["per_class_accuracy"], strict=True)
+            ):
+                per_class.append(
+                    {
+                        "seed": entry["seed"],
+                        "method": entry["method"],
+                        "crafted_on": entry["crafted_on"],
+                        "evaluated_on": name,
+                        "class": test.class_names[k],
+                        "fooling_rate": fooled,
+                        "accuracy": accuracy,
+                    }
+                )
+    table = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(UAP_METHODS)}
+    table = table.sort_values(
+        ["method", "crafted_on", "evaluated_on", "seed"],
+        key=lambda c: c.map(order) if c.name == "method" else c,
+    )
+    for path, frame in ((out_table, table), (out_per_class, pd.DataFrame(per_class))):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+    summary = uap_summary(table)
+    summary.to_csv(out_summary, index=False)
+    return table
+
+
+def uap_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean, standard deviation and count over seeds per method, crafting and evaluated victim."""
+    keys = ["method", "crafted_on", "evaluated_on", "transfer"]
+    values = ["fooling_rate", "accuracy", "classes_covered"]
+    grouped = table.groupby(keys, sort=False)[values]
+    summary = grouped.agg(["mean", "std", "count"])
+    summary.columns = [f"{v}_{s}" for v, s in summary.columns]
+    return summary.reset_index()
+
+
+def _read_meta(path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataFileError(path, f"not a readable perturbation meta file ({err})") from None
+
+
+def figure_uap_perturbations(
+    perturbation_files: dict,
+    victim_path,
+    test_path,
+    eps,
+    out,
+    victim_name: str,
+    examples: int = 6,
+    device="cpu",
+) -> dict:
+    """The figure of each method's perturbation (``perturbation_files``: method -> file)
+    with the first test image of ``examples`` classes, perturbed, under the victim."""
+    victim, payload = load_classifier(victim_path, device)
+    size, channels = int(payload["image_size"]), int(payload["arch"]["channels"])
+    eps01 = budget_value(eps)
+    test = load_image_set(test_path)
+    firsts = [int(np.flatnonzero(test.labels == k)[0]) for k in np.unique(test.labels)][:examples]
+    images = test.images[firsts]
+    perturbations, predictions = {}, {}
+    for method, path in perturbation_files.items():
+        delta = load_perturbation(path, size, channels, eps01)
+        perturbations[method] = delta
+        predictions[method] = perturbed_predictions(victim, images, delta, device)
+    return plot_uap_perturbations(
+        perturbations, images, predictions, test.class_names, eps01, victim_name, out
+    )
+
+
+def figure_uap_fooling_rate(summary_path, out) -> dict:
+    return plot_uap_fooling_rate(read_table(summary_path), out)
+
+
+def figure_uap_transfer(summary_path, out) -> dict:
+    return plot_uap_transfer(read_table(summary_path), out)
+
+
+def uap_figure(figure: str, inputs, out, params) -> dict:
+    """Rules figure_uap_*: ``figure`` from the rule's named ``inputs`` and ``params``."""
+    if figure == "uap_perturbations":
+        files = dict(zip(params["methods"], inputs.perturbations, strict=True))
+        victim = params["victim"][0]
+        return figure_uap_perturbations(
+            files, inputs.victim[0], inputs.test, params["eps"], out, victim
+        )
+    if figure == "uap_fooling_rate":
+        return figure_uap_fooling_rate(inputs.summary, out)
+    if figure == "uap_transfer":
+        return figure_uap_transfer(inputs.summary, out)
+    raise ValueError(f"unknown UAP figure {figure!r}; expected one of {UAP_FIGURES}")
