@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -75,6 +76,16 @@ def fast(config: dict) -> dict:
             cfg["robust"] = {**cfg["robust"], "steps": 2}
     for threat in (config.get("robustness") or {}).get("threats", {}).values():
         threat["autoattack"] = {"images": 20, "apgd_iterations": 5, "square_queries": 10}
+    if config.get("uaps"):
+        config["datasets"]["patches"].update(image_size=8, count=60)
+        uaps = config["uaps"]
+        uaps["prior_gan"].update(
+            steps=4, cycle_steps=2, snapshots=2, checkpoint_every=2, log_every=1, batch_size=8
+        )
+        uaps["prior_gan"]["arch"].update(g_width=4, d_width=4, latent_dim=8)
+        uaps.update(samples=30)
+        uaps["gap"].update(steps=4, width=4, blocks=1, batch_size=16)
+        uaps["deepfool"].update(images=10, max_epochs=1)
     return config
 
 
@@ -121,6 +132,14 @@ ROBUSTNESS_JOBS = {
             "robust_gan_accuracy_against_eps",
         )
     },
+}
+UAP_METHODS = ("data_free", "entropy_only", "prior_images", "data_driven", "deepfool", "random")
+UAP_JOBS = {
+    "train_prior_gan": 2,  # regularized (data-free) and entropy only
+    "sample_prior_gan": 2,
+    **{f"craft_uap_{method}": 3 for method in UAP_METHODS},  # against 3 victims
+    "uap_table": 1,
+    **{f"figure_uap_{name}": 1 for name in ("perturbations", "fooling_rate", "transfer")},
 }
 CLASSIFIER_JOBS = {
     **ROBUSTNESS_JOBS,
@@ -243,6 +262,7 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
         "classifier_table": 1,
         **GAN_JOBS,
         **ROBUSTNESS_JOBS,  # every evaluated classifier is on lt20 or balanced_lt20
+        **UAP_JOBS,  # every victim is on lt20
         "all": 1,
     }
 
@@ -317,6 +337,11 @@ def test_report_holds_every_figure_and_table(workdir):
         "robust_gans.csv",
         "robust_gan_fid.png",
         "robust_gan_accuracy_against_eps.png",
+        "uap.csv",
+        "uap_summary.csv",
+        "uap_perturbations.png",
+        "uap_fooling_rate.png",
+        "uap_transfer.png",
     ):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
@@ -409,6 +434,42 @@ def test_robust_gan_outputs(workdir):
     assert meta["arch"]["name"] == "gan_discriminator" and meta["arch"]["resolution"] == 8
     for figure in ("robust_gan_fid", "robust_gan_accuracy_against_eps"):
         assert (workdir / f"results/figures/{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_uap_outputs(workdir):
+    prior = workdir / "results/uaps/prior_gans/seed0"
+    for gan in ("regularized", "entropy_only"):
+        assert {"generator.pt", "snapshots.pt", "cycles.csv", "samples.npz", "samples.json"} <= {
+            p.name for p in (prior / gan).iterdir()
+        }
+        samples = json.loads((prior / gan / "samples.json").read_text())
+        # 30 samples from the generators of the last 2 cycles, labelled by the victim
+        assert samples["num_images"] == 30 and samples["snapshot_steps"] == [2, 4]
+        assert samples["classes_covered"] == sum(c > 0 for c in samples["class_counts"])
+        cycles = pd.read_csv(prior / gan / "cycles.csv")
+        assert "classes_covered" in cycles.columns
+    regularized = pd.read_csv(prior / "regularized/cycles.csv")
+    assert "N_9" in regularized.columns  # the class-balancing regularizer's frequencies
+    table = pd.read_csv(workdir / "results/tables/uap.csv")
+    assert len(table) == 6 * 3 * 3  # methods x crafted against x applied to, one seed
+    assert set(table["method"]) == set(UAP_METHODS)
+    assert (table["transfer"] == (table["crafted_on"] != table["evaluated_on"])).all()
+    assert table["fooling_rate"].between(0, 1).all()
+    # a changed prediction on a correct image costs accuracy: the drop is at most the rate
+    drop = table["clean_accuracy"] - table["accuracy"]
+    assert (drop <= table["fooling_rate"] + 1e-9).all()
+    assert table.loc[table["method"] == "random", "classes_covered"].isna().all()
+    per_class = pd.read_csv(workdir / "results/tables/uap_per_class.csv")
+    assert len(per_class) == len(table) * 10
+    for method in UAP_METHODS:
+        folder = workdir / f"results/uaps/seed0/ce_lt20/{method}"
+        delta = np.load(folder / "perturbation.npy")
+        meta = json.loads((folder / "meta.json").read_text())
+        assert delta.shape == (8, 8, 1) and np.abs(delta).max() <= 32 / 255 + 1e-6
+        assert meta["method"] in ("gap", "deepfool", "random")
+    for figure in ("perturbations", "fooling_rate", "transfer"):
+        png = workdir / f"results/figures/uap_{figure}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_adversarial_training_outputs(workdir):
@@ -565,6 +626,10 @@ def test_every_rule_names_env_log_threads_and_resources():
 
 
 NETWORK_RULES = {
+    "train_prior_gan",
+    "sample_prior_gan",
+    "uap_table",
+    *(f"craft_uap_{method}" for method in UAP_METHODS),
     "train_classifier",
     "evaluate_classifier",
     "fid_reference_stats",

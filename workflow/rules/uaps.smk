@@ -179,6 +179,7 @@ rule uap_table:
         ENV
     threads: NET_THREADS
     resources:
+        gpu=GPU,
         mem_mb=4000,
         runtime=30,
     params:
@@ -230,7 +231,9 @@ use rule figure_uap_fooling_rate as figure_uap_transfer with:
 use rule figure_uap_fooling_rate as figure_uap_perturbations with:
     input:
         lib=lib_sources("uap_figure.py"),
-        perturbations=uap_files("perturbation.npy", seeds=UAP_SEEDS[:1], victims=UAP_VICTIMS[:1]),
+        perturbations=uap_files(
+            "perturbation.npy", seeds=UAP_SEEDS[:1], victims=UAP_VICTIMS[:1]
+        ),
         victim=[classifier_model(name) for name in UAP_VICTIMS[:1]],
         test=uap_test_file,
     output:
