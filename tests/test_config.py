@@ -437,6 +437,11 @@ BAD_CONFIGS = {
         "uaps.victims.1",
         "defined under 'classifiers'",
     ),
+    "uap without a prior gan": (
+        _drop(["uaps", "prior_gan"]),
+        "uaps.prior_gan",
+        "prior GAN's settings",
+    ),
     "uap budget zero": (_set(["uaps", "eps"], 0), "uaps.eps", "(0, 1]"),
     "uap budget above one": (_set(["uaps", "eps"], "300/255"), "uaps.eps", "(0, 1]"),
     "uap prior gan subset missing": (
@@ -467,7 +472,7 @@ BAD_CONFIGS = {
     "uap prior gan without snapshots": (
         _set(["uaps", "prior_gan", "snapshots"], 0),
         "uaps.prior_gan.snapshots",
-        "expected 1 to 4 cycles",
+        "expected 1 to 3 cycles",
     ),
     "uap prior gan conditional": (
         _set(["uaps", "prior_gan", "head"], "ac"),

@@ -357,3 +357,26 @@ def test_a_perturbation_of_the_wrong_shape_names_its_file(tmp_path):
     path.write_text("not an array")
     with pytest.raises(DataFileError, match="not a perturbation array"):
         load_perturbation(path, 16, 1)
+
+
+@pytest.mark.bad_input
+def test_a_prior_needs_only_the_victims_image_form(tmp_path):
+    from advtail.data.arrays import ImageSet
+    from advtail.nets.classifiers import check_classifier_fits
+
+    payload = {
+        "arch": {"channels": 1, "num_classes": 10},
+        "image_size": 16,
+        "class_names": list("0123456789"),
+    }
+    prior = ImageSet(
+        np.zeros((4, 16, 16, 1), dtype=np.uint8), np.zeros(4, dtype=np.int64), ["patch"]
+    )
+    check_classifier_fits("victim.pt", payload, tmp_path / "prior.npz", prior, form_only=True)
+    with pytest.raises(DataFileError, match="classes 1"):
+        check_classifier_fits("victim.pt", payload, tmp_path / "prior.npz", prior)
+    larger = ImageSet(
+        np.zeros((4, 32, 32, 1), dtype=np.uint8), np.zeros(4, dtype=np.int64), ["patch"]
+    )
+    with pytest.raises(DataFileError, match="image size 32"):
+        check_classifier_fits("victim.pt", payload, tmp_path / "prior.npz", larger, form_only=True)

@@ -227,6 +227,9 @@ def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
     assert planned["evaluate_classifier"] == 2
     # and the discriminators fine-tuned with their generators' images
     assert planned["finetune_discriminator"] == 2
+    # the UAP prior GANs and what is crafted from their samples, nothing else
+    assert planned["train_prior_gan"] == 2 and planned["craft_uap_data_free"] == 3
+    assert not {"craft_uap_data_driven", "craft_uap_deepfool", "craft_uap_random"} & set(planned)
 
 
 def test_editing_a_metrics_only_module_plans_no_training(workdir, tmp_path):
@@ -704,6 +707,20 @@ def test_robust_gan_configs_plan_gpu_jobs_on_slurm(config, gans, finetuned):
     # Rob-GAN Table 1: the fine-tuned discriminators and PGD-AT of the same network
     # (one per dataset) under PGD-20 at three budgets
     assert planned["evaluate_robustness"] == 3 * (finetuned + gans // 3)
+    for name, resources in job_resources(result):
+        if name in NETWORK_RULES:
+            assert resources["gpu"] == "1" and "cpus_per_task" in resources, (name, resources)
+
+
+def test_uap_config_plans_gpu_jobs_on_slurm():
+    result = snakemake(
+        REPO, "-n", "--profile", "profiles/slurm", "--configfile", "config/cifar10_uap.yaml"
+    )
+    planned = planned_jobs(result)
+    # 3 seeds: 2 prior GANs each; 6 methods x 3 victims each; one table, 3 figures
+    assert planned["train_prior_gan"] == planned["sample_prior_gan"] == 6
+    assert all(planned[f"craft_uap_{method}"] == 9 for method in UAP_METHODS)
+    assert planned["train_classifier"] == 3 and planned["uap_table"] == 1
     for name, resources in job_resources(result):
         if name in NETWORK_RULES:
             assert resources["gpu"] == "1" and "cpus_per_task" in resources, (name, resources)

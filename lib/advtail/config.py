@@ -843,6 +843,15 @@ def replicate_name(name: str, seed: int) -> str:
     return f"{name}_seed{seed}"
 
 
+def every_seed(names: list, seeded: dict) -> list:
+    """``names`` with each seeded entry replaced by its entries, one per seed."""
+    return [
+        copy
+        for name in names
+        for copy in ([replicate_name(name, s) for s in seeded[name]] if name in seeded else [name])
+    ]
+
+
 def _seed_list(cfg: dict, global_seeds):
     """The seeds an entry expands into, or None for a single run (a scalar seed)."""
     seed = cfg.get("seed", 0)
@@ -910,26 +919,10 @@ def expand_seeds(config: dict) -> dict:
         in_loop = uap_in_loop(uaps)
         if in_loop in seeded["classifiers"]:
             uaps["in_loop"] = replicate_name(in_loop, seeded["classifiers"][in_loop][0])
-        uaps["victims"] = [
-            copy
-            for name in uaps["victims"]
-            for copy in (
-                [replicate_name(name, s) for s in seeded["classifiers"][name]]
-                if name in seeded["classifiers"]
-                else [name]
-            )
-        ]
+        uaps["victims"] = every_seed(uaps["victims"], seeded["classifiers"])
     # a threat evaluates every seed of a seeded classifier
     for threat in ((config.get("robustness") or {}).get("threats") or {}).values():
-        threat["classifiers"] = [
-            copy
-            for name in threat["classifiers"]
-            for copy in (
-                [replicate_name(name, s) for s in seeded["classifiers"][name]]
-                if name in seeded["classifiers"]
-                else [name]
-            )
-        ]
+        threat["classifiers"] = every_seed(threat["classifiers"], seeded["classifiers"])
     classifiers, subsets = config.get("classifiers", {}), config["subsets"]
     for name, cfg in config.get("gans", {}).items():
         seed = cfg["seed"]

@@ -348,9 +348,13 @@ def load_classifier(path: str | Path, device: str | torch.device = "cpu"):
     return load_model(path, "classifier", ARCHITECTURES, build_classifier, device)
 
 
-def check_classifier_fits(model_path, payload: dict, data_path, data) -> None:
+def check_classifier_fits(
+    model_path, payload: dict, data_path, data, form_only: bool = False
+) -> None:
     """The images of ``data`` (an ImageSet read from ``data_path``) are what the
-    classifier at ``model_path`` was trained on: channels, classes, image size."""
+    classifier at ``model_path`` was trained on: channels, classes, image size.
+    ``form_only``: channels and image size only (images of other data, such as a UAP
+    prior shown to its victim)."""
     arch = payload["arch"]
     shape = data.images.shape
     found = {
@@ -365,6 +369,8 @@ def check_classifier_fits(model_path, payload: dict, data_path, data) -> None:
         "image size": payload.get("image_size"),
         "class names": payload.get("class_names"),
     }
+    if form_only:
+        expected = {key: expected[key] for key in ("channels", "image size")}
     for what, value in expected.items():
         if value is not None and value != found[what]:
             raise DataFileError(

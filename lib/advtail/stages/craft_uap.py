@@ -1,5 +1,5 @@
-"""Rules sample_prior_gan and craft_uap_* (CBGAN section 4.3): crafting images from a
-prior GAN's last cycles, and one universal perturbation per method and victim."""
+"""Rules craft_uap_* (CBGAN section 4.3): one universal perturbation per method and
+victim, and the perturbation file's reader."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import time
 
 import numpy as np
-import torch
 
 from advtail.attacks.budgets import budget_value, to_model_scale
 from advtail.attacks.universal import (
@@ -16,68 +15,21 @@ from advtail.attacks.universal import (
     random_sign_perturbation,
 )
 from advtail.data.arrays import (
-    ImageSet,
     atomic_write_bytes,
     file_sha256,
     load_image_set,
-    save_image_set,
     write_json,
 )
 from advtail.errors import DataFileError
 from advtail.metrics.uaps import class_coverage
 from advtail.nets.classifiers import load_classifier
-from advtail.nets.files import read_model_file
-from advtail.nets.gans import build_generator
 from advtail.nets.inference import predict_logits
-from advtail.nets.sampling import generate_images, to_uint8_nhwc
 from advtail.training.runtime import resolve_device, seed_everything, set_threads
 
 LOG = logging.getLogger(__name__)
 
 # the methods of the comparison, in the order tables and figures show them
 UAP_METHODS = ("data_free", "entropy_only", "prior_images", "data_driven", "deepfool", "random")
-
-
-def sample_prior_gan(
-    snapshots_path, victim_path, count: int, seed: int, out_samples, device="auto", threads=None
-) -> dict:
-    """``count`` samples spread evenly over the prior GAN's last-cycle generators
-    (CBGAN A.7), labelled by the victim's prediction (so their class counts are the
-    coverage of the victim's classes)."""
-    set_threads(threads)
-    torch_device = resolve_device(device)
-    payload = read_model_file(snapshots_path, "generator_snapshots")
-    snapshots = payload.get("snapshots") or []
-    if not snapshots:
-        raise DataFileError(
-            snapshots_path, "holds no generator snapshots (config key uaps.prior_gan.snapshots)"
-        )
-    victim, victim_payload = load_classifier(victim_path, torch_device)
-    rng = torch.Generator().manual_seed(seed)
-    shares = np.full(len(snapshots), count // len(snapshots))
-    shares[: count % len(snapshots)] += 1
-    parts = []
-    for snapshot, n in zip(snapshots, shares, strict=True):
-        generator = build_generator(payload["arch"])
-        generator.load_state_dict(snapshot["state_dict"])
-        parts.append(
-            to_uint8_nhwc(generate_images(generator.to(torch_device), int(n), rng, torch_device))
-        )
-    images = np.concatenate(parts)
-    labels = predict_logits(victim, images, device=torch_device).argmax(1).numpy()
-    names = victim_payload["class_names"]
-    sample_set = ImageSet(
-        images, labels.astype(np.int64), names, meta={"prior_gan": payload.get("gan")}
-    )
-    coverage = class_coverage(labels, len(names))
-    return save_image_set(
-        out_samples,
-        sample_set,
-        snapshot_steps=[int(s["step"]) for s in snapshots],
-        labelled_by=str(victim_path),
-        seed=seed,
-        **coverage,
-    )
 
 
 def _save_perturbation(path, delta01: np.ndarray) -> None:

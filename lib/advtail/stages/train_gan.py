@@ -52,26 +52,6 @@ def gan_architectures(cfg: dict, images, num_classes: int) -> tuple[dict, dict]:
     return g_arch, d_arch
 
 
-def check_in_loop_fits(in_loop_path, payload, subset_path, subset, prior: bool) -> None:
-    """The in-loop classifier takes the GAN's images. A prior GAN's classifier (the UAP
-    victim) learnt other data: only its image size and channels must match."""
-    if not prior:
-        check_classifier_fits(in_loop_path, payload, subset_path, subset)
-        return
-    shape = subset.images.shape
-    found = {"channels": int(shape[3]), "image size": int(shape[1])}
-    expected = {
-        "channels": payload["arch"].get("channels"),
-        "image size": payload.get("image_size"),
-    }
-    for what, value in expected.items():
-        if value is not None and value != found[what]:
-            raise DataFileError(
-                subset_path,
-                f"{what} {found[what]}, but victim {in_loop_path} takes {what} {value}",
-            )
-
-
 def generator_regularizers(cfg: dict, in_loop_path, subset_path, subset, prior, device) -> list:
     """The configured generator regularizers, on the frozen in-loop classifier: the
     class-balancing regularizer (``regularizer``) and CBGAN's activation maximisation
@@ -80,7 +60,8 @@ def generator_regularizers(cfg: dict, in_loop_path, subset_path, subset, prior, 
     if not (reg or am):
         return []
     classifier, payload = load_classifier(in_loop_path, device)
-    check_in_loop_fits(in_loop_path, payload, subset_path, subset, prior)
+    # a prior GAN's classifier (the UAP victim) learnt other data: the image form only
+    check_classifier_fits(in_loop_path, payload, subset_path, subset, form_only=prior)
     num_classes = int(payload["arch"]["num_classes"])
     regularizers = []
     if reg:
