@@ -19,17 +19,19 @@ def rule_envs() -> dict[str, str]:
     """Rule name -> the env file its conda: directive names (through ENV in common.smk)."""
     common = (REPO / "workflow/rules/common.smk").read_text()
     env = re.search(r'^ENV = "(.+)"$', common, re.M).group(1)
-    envs = {}
-    for path in (REPO / "workflow/rules").glob("*.smk"):
+    envs, derived_rules = {}, []
+    for path in sorted((REPO / "workflow/rules").glob("*.smk")):
         for body in re.split(r"\n(?=rule )", path.read_text())[1:]:
             name = body.split(":")[0].removeprefix("rule ")
             match = re.search(r"\n    conda:\n        (.+)\n", body)
             assert match, f"rule {name} ({path.name}) names no conda environment"
             value = match.group(1).strip()
             envs[name] = env if value == "ENV" else value.strip('"')
-        # `use rule base as derived with:` keeps the base rule's conda environment
-        for base, derived in re.findall(r"^use rule (\w+) as (\w+) with:", path.read_text(), re.M):
-            envs[derived] = envs[base]
+        derived_rules += re.findall(r"^use rule (\w+) as (\w+) with:", path.read_text(), re.M)
+    # `use rule base as derived with:` keeps the base rule's conda environment (the base
+    # may be in another file: uaps.smk derives from gans.smk's train_gan)
+    for base, derived in derived_rules:
+        envs[derived] = envs[base]
     return envs
 
 
