@@ -190,7 +190,13 @@ def built_copy(workdir: Path, tmp_path: Path) -> Path:
 def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir, tmp_path):
     copy = built_copy(workdir, tmp_path)
     edit(copy / "lib/advtail/data/subsets.py")
-    assert planned_jobs(snakemake(copy, "-n")) == {"make_subset": 5, **CLASSIFIER_JOBS, "all": 1}
+    # the five digits subsets and the UAP prior's
+    assert planned_jobs(snakemake(copy, "-n")) == {
+        "make_subset": 6,
+        **CLASSIFIER_JOBS,
+        **UAP_JOBS,
+        "all": 1,
+    }
     # the original, unedited, still has nothing to do
     assert planned_jobs(snakemake(workdir, "-n")) == {}
 
@@ -199,9 +205,10 @@ def test_touching_a_source_module_reruns_everything_below_it(workdir, tmp_path):
     copy = built_copy(workdir, tmp_path)
     edit(copy / "lib/advtail/data/sources.py")
     assert planned_jobs(snakemake(copy, "-n")) == {
-        "prepare_dataset": 1,
-        "make_subset": 5,
+        "prepare_dataset": 2,  # the digits and the UAP prior's patches
+        "make_subset": 6,
         **CLASSIFIER_JOBS,
+        **UAP_JOBS,
         "all": 1,
     }
 
