@@ -380,3 +380,31 @@ def test_a_prior_needs_only_the_victims_image_form(tmp_path):
     )
     with pytest.raises(DataFileError, match="image size 32"):
         check_classifier_fits("victim.pt", payload, tmp_path / "prior.npz", larger, form_only=True)
+
+
+@pytest.mark.bad_input
+def test_a_target_class_the_victim_lacks_is_a_config_error(tmp_path):
+    from advtail.errors import ConfigError
+    from advtail.nets.files import save_model
+    from advtail.stages.craft_uap import craft_uap
+
+    arch = {"name": "small_cnn", "num_classes": 4, "channels": 1, "mean": [0.5], "std": [0.5]}
+    victim = tmp_path / "model.pt"
+    save_model(victim, build_classifier({**arch, "width": 4}), {**arch, "width": 4}, image_size=8)
+    cfg = {
+        "eps": "32/255",
+        "gap": {"steps": 1, "batch_size": 4, "lr": 1e-3, "width": 4, "blocks": 1, "target": 4},
+    }
+    from advtail.data.arrays import ImageSet, save_image_set
+
+    crafting = tmp_path / "crafting.npz"
+    save_image_set(crafting, ImageSet(_images(8), np.zeros(8, dtype=np.int64), ["patch"]))
+    with pytest.raises(ConfigError, match="uaps.gap.target"):
+        craft_uap(
+            "gap", cfg, victim, tmp_path / "v.npy", tmp_path / "m.json", crafting, device="cpu"
+        )
+    cfg["gap"]["target"] = 3  # a class it has: the perturbation and its meta are written
+    meta = craft_uap(
+        "gap", cfg, victim, tmp_path / "v.npy", tmp_path / "m.json", crafting, device="cpu"
+    )
+    assert meta["crafting_images"] == 8 and np.load(tmp_path / "v.npy").shape == (8, 8, 1)

@@ -20,7 +20,7 @@ from advtail.data.arrays import (
     load_image_set,
     write_json,
 )
-from advtail.errors import DataFileError
+from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.uaps import class_coverage
 from advtail.nets.classifiers import load_classifier
 from advtail.nets.inference import predict_logits
@@ -109,6 +109,13 @@ def craft_uap(
 
         if method == "gap":
             gap = cfg["gap"]
+            classes = int(payload["arch"]["num_classes"])
+            if gap.get("target") is not None and gap["target"] >= classes:
+                raise ConfigError(
+                    "uaps.gap.target",
+                    f"expected a class of victim {victim_path} (0 to {classes - 1})",
+                    gap["target"],
+                )
             delta, history = craft_generative_perturbation(
                 victim,
                 crafting.images,
