@@ -7,12 +7,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from advtail.attacks.gradient import project
 from advtail.attacks.universal import (
     craft_generative_perturbation,
     deepfool_universal_perturbation,
     fooling_loss,
     fooling_targets,
-    project,
     random_sign_perturbation,
     skip_gradient,
 )

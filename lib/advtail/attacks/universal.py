@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from advtail.attacks.base import clip_image, eval_mode
 from advtail.attacks.deepfool import DeepFool
+from advtail.attacks.gradient import project
 from advtail.nets.classifiers import residual_branch_ends
 from advtail.nets.inference import to_model_input
 from advtail.nets.perturbations import UniversalPerturbationGenerator
@@ -169,14 +170,6 @@ def craft_generative_perturbation(
     return delta, rows
 
 
-def project(v: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    """v projected onto the ``norm`` ball of radius ``eps`` (per perturbation)."""
-    if norm == "linf":
-        return v.clamp(-eps, eps)
-    size = v.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return v * (eps / size).clamp(max=1.0).view(-1, *([1] * (v.dim() - 1)))
-
-
 @torch.no_grad()
 def _predict(victim, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     return torch.cat(
@@ -204,9 +197,8 @@ def deepfool_universal_perturbation(
     on the crafting images after it, and how many DeepFool updates it made).
     ``on_log(row)`` is called with each row.
     """
-    deepfool = DeepFool(
-        norm="l2" if norm == "l2" else "linf", overshoot=overshoot, max_iter=max_iter
-    )
+    # DeepFool in the ball's own norm (L-inf: its sign step), then the projection
+    deepfool = DeepFool(norm=norm, overshoot=overshoot, max_iter=max_iter)
     x_all = to_model_input(torch.as_tensor(images)).to(device)
     v = torch.zeros_like(x_all[:1])
     rng = torch.Generator().manual_seed(seed)
