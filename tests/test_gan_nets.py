@@ -4,6 +4,7 @@ import pytest
 import torch
 from advtail.nets.discriminators import DISCRIMINATORS, DCGANDiscriminator
 from advtail.nets.gans import GENERATORS, ConditionalBatchNorm2d, DCGANGenerator
+from torch.nn.utils.parametrize import is_parametrized
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
@@ -46,8 +47,14 @@ def test_sndcgan_layout_of_the_reference_notes():
     assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512]
     assert [c.kernel_size[0] for c in convs] == [3, 4, 3, 4, 3, 4, 3]
     # spectral norm on every discriminator layer, none in the generator
-    assert all(hasattr(c, "weight_orig") for c in convs) and hasattr(D.linear, "weight_orig")
-    assert not any(hasattr(m, "weight_orig") for m in G.modules())
+    assert all(is_parametrized(c, "weight") for c in convs) and is_parametrized(D.linear, "weight")
+    assert not any(is_parametrized(m) for m in G.modules())
+    # the parametrization's weight has spectral norm 1 after its power iterations
+    D.train()
+    for _ in range(20):
+        D(torch.zeros(1, 3, 32, 32))
+    D.eval()
+    assert torch.linalg.matrix_norm(D.linear.weight, ord=2).item() == pytest.approx(1, abs=1e-2)
 
 
 def test_projection_adds_the_class_embedding_inner_product():

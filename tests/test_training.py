@@ -1,6 +1,7 @@
 """The classifier trainer: resume after interruption, schedules, augmentation, model files."""
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -295,3 +296,34 @@ def test_every_validation_is_logged_on_a_logging_step_or_not(tmp_path):
     run = run_loop(_CountingTrainer(), plan, tmp_path / "last.pt", "fp")
     assert [row["step"] for row in run.rows] == [2, 3, 4, 6]
     assert [row.get("val_score") for row in run.rows] == [2.0, None, 4.0, 6.0]
+
+
+def test_log_lines_are_plain_and_carry_validation_and_the_kept_mark(tmp_path, caplog):
+    from advtail.training.loop import LoopPlan, run_loop
+
+    plan = LoopPlan(total=6, log_every=3, checkpoint_every=6, validate_every=2)
+    with caplog.at_level(logging.INFO, logger="advtail.training.loop"):
+        run_loop(_CountingTrainer(), plan, tmp_path / "last.pt", "fp")
+    lines = [r.getMessage() for r in caplog.records if r.name == "advtail.training.loop"]
+    steps = [line.split(" (")[0] for line in lines]
+    assert steps == ["step 2/6", "step 3/6", "step 4/6", "step 6/6"]
+    # validated rows show their metric; the score rises, so every validation is kept
+    assert "val_score=2" in lines[0] and lines[0].endswith("[best so far, kept]")
+    assert "val_score" not in lines[1] and "kept" not in lines[1]
+    assert not any("\r" in line for line in lines)
+
+
+def test_a_finished_training_announces_its_kept_unit_on_the_console(tmp_path, capsys):
+    from advtail.stages.runs import announce_training
+    from advtail.training.loop import TrainingRun
+    from advtail.workflow.logs import rule_log
+
+    rows = [{"step": 2, "val_fid_annotator": 30.0}, {"step": 4, "val_fid_annotator": 12.345}]
+    run = TrainingRun(position=6, rows=rows + [{"step": 6, "val_fid_annotator": 20.0}])
+    run.best["position"] = 4
+    with rule_log(tmp_path / "job.log"):
+        announce_training("GAN", "g", run, "step", (("val_fid_annotator", "val FID"),), 0.0)
+    console = capsys.readouterr().err.strip().splitlines()
+    assert len(console) == 1
+    assert console[0].startswith("advtail | GAN g: kept step 4 of 6, val FID 12.3 (")
+    assert "GAN g: kept step 4 of 6" in (tmp_path / "job.log").read_text()

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from advtail.data.arrays import ImageSet
 from advtail.errors import ConfigError, DataFileError
+from advtail.workflow.logs import logged_progress
 
 log = logging.getLogger(__name__)
 
@@ -310,7 +310,7 @@ def _read_folder_pool(
         files += found
         labels += [k] * len(found)
     images = np.empty((len(files), size, size, channels), dtype=np.uint8)
-    for i, path in enumerate(tqdm(files, desc=f"reading {root.name}", unit="img", mininterval=2)):
+    for i, path in enumerate(logged_progress(files, f"reading {root.name}")):
         try:
             with Image.open(path) as image:
                 images[i] = to_canonical_image(image, size, channels)

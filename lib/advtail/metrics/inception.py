@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from advtail.errors import DataFileError
+from advtail.workflow.logs import logged_progress
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,6 @@ def inception_activations(
     progress: bool = False,
 ):
     """pool3 activations (N, 2048) of uint8 NHWC ``images``, float64; logits if asked."""
-    from tqdm.auto import tqdm
-
     model = model.to(device).eval()
     channels_last = torch.device(device).type in ("cpu", "cuda")
     if channels_last:
@@ -158,7 +157,7 @@ def inception_activations(
     images = torch.as_tensor(images)
     pools, logits = [], []
     starts = range(0, len(images), batch_size)
-    for start in tqdm(starts, desc="inception", disable=not progress, mininterval=5.0):
+    for start in logged_progress(starts, "inception features") if progress else starts:
         batch = uint8_to_unit(images[start : start + batch_size].to(device))
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)

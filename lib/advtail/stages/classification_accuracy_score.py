@@ -15,6 +15,7 @@ from pathlib import Path
 from advtail.data.arrays import check_same_form, load_image_set, write_json
 from advtail.stages.evaluate_classifier import evaluate_classifier
 from advtail.stages.train_classifier import train_classifier
+from advtail.workflow.logs import announce
 
 
 def cas_recipe(cfg: dict) -> dict:
@@ -60,6 +61,7 @@ def classification_accuracy_score(
         device=device,
         threads=threads,
         code_files=code_files,
+        headline=False,
     )
     metrics = evaluate_classifier(
         out_dir / "model.pt",
@@ -68,6 +70,7 @@ def classification_accuracy_score(
         out_dir / "confusion.csv",
         device=device,
         threads=threads,
+        headline=False,
     )
     metrics |= {
         "gan": samples.meta.get("gan"),
@@ -77,4 +80,12 @@ def classification_accuracy_score(
         "num_train_samples": int(len(samples.labels)),
     }
     write_json(out_dir / "metrics.json", metrics)
+    announce(
+        "CAS of GAN %s (%s on %d samples): real-test accuracy %.3f, balanced %.3f",
+        metrics["gan"],
+        name,
+        metrics["num_train_samples"],
+        metrics["cas_accuracy"],
+        metrics["cas_balanced_accuracy"],
+    )
     return metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from advtail.metrics.uaps import class_coverage
 from advtail.nets.classifiers import load_classifier
 from advtail.nets.inference import predict_logits
 from advtail.training.runtime import resolve_device, seed_everything, set_threads
+from advtail.workflow.logs import announce
 
 LOG = logging.getLogger(__name__)
 
@@ -162,4 +164,11 @@ def craft_uap(
         "wall_time_s": round(time.perf_counter() - began, 3),
     }
     write_json(out_meta, meta)
+    announce(
+        "universal perturbation %s against %s: L-inf %.1f/255 (%.0f s)",
+        method,
+        Path(victim_path).parent.name,
+        meta["linf"] * 255,
+        meta["wall_time_s"],
+    )
     return meta

@@ -9,6 +9,7 @@ from advtail.metrics.classification import classification_metrics, confusion_mat
 from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import predict_logits
 from advtail.training.runtime import resolve_device, set_threads
+from advtail.workflow.logs import announce
 
 
 def evaluate_classifier(
@@ -18,8 +19,10 @@ def evaluate_classifier(
     out_confusion,
     device: str = "auto",
     threads: int | None = None,
+    headline: bool = True,
 ) -> dict:
-    """Test-split metrics of a classifier ``model.pt``: metrics.json and confusion.csv."""
+    """Test-split metrics of a classifier ``model.pt``: metrics.json and confusion.csv
+    (``headline``: announce them on the console)."""
     set_threads(threads)
     torch_device = resolve_device(device)
     model, payload = load_classifier(model_path, torch_device)
@@ -40,6 +43,14 @@ def evaluate_classifier(
         **metrics,
     }
     write_json(out_metrics, metrics)
+    if headline:
+        announce(
+            "classifier %s on the test split: accuracy %.3f, balanced %.3f, %s",
+            metrics["classifier"],
+            metrics["accuracy"],
+            metrics["balanced_accuracy"],
+            ", ".join(f"{g} {v:.3f}" for g, v in metrics["group_accuracy"].items()),
+        )
     confusion = confusion_matrix(test.labels, predictions, test.num_classes)
     frame = pd.DataFrame(confusion, index=test.class_names, columns=test.class_names)
     frame.index.name = "true \\ predicted"

@@ -19,6 +19,7 @@ from advtail.metrics.robustness import robust_flags_of, robust_metrics
 from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import to_model_input
 from advtail.training.runtime import resolve_device, set_threads
+from advtail.workflow.logs import announce
 
 log = logging.getLogger(__name__)
 
@@ -129,5 +130,11 @@ def evaluate_robustness(
         "attacks": results,
     }
     write_json(out_json, summary)
+    announce(
+        "classifier %s under %s: accuracy %s",
+        summary["classifier"],
+        threat_name,
+        ", ".join(f"{attack} {result['accuracy']:.3f}" for attack, result in results.items()),
+    )
     write_npz(out_examples, arrays)
     return summary

@@ -17,6 +17,7 @@ from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import features_and_logits
 from advtail.stages.reference_statistics import load_reference_statistics
 from advtail.training.runtime import resolve_device, set_threads
+from advtail.workflow.logs import announce
 
 
 def _check_samples(samples, reference_meta: dict, samples_path, stats_path) -> None:
@@ -107,4 +108,13 @@ def evaluate_samples(
         "fid_backbone": backbone,
     }
     write_json(out_json, metrics)
+    announce(
+        "samples of GAN %s: FID %.3g (%s), IS %.3g, KL to uniform %.3f, label agreement %.3f",
+        metrics["gan"],
+        metrics["fid"],
+        backbone,
+        metrics["inception_score"],
+        metrics["kl_uniform"],
+        metrics["label_agreement"],
+    )
     return metrics

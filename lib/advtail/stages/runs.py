@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from advtail.workflow.imports import lib_sources
+from advtail.workflow.logs import announce
 
 
 def stage_code_files(stage_file: str | Path, code_files=None) -> list:
@@ -50,3 +51,20 @@ def run_meta(
             "python": platform.python_version(),
         },
     }
+
+
+def announce_training(kind: str, name: str, run, unit: str, keys, began: float) -> None:
+    """The console headline of a finished training: the kept unit and its validation
+    numbers (``keys``: (log column, label) pairs; those the kept row has are shown)."""
+    kept = next((row for row in run.rows if row.get(unit) == run.selected), {})
+    numbers = ", ".join(f"{label} {kept[key]:.3g}" for key, label in keys if key in kept)
+    announce(
+        "%s %s: kept %s %d of %d%s (%.0f s)",
+        kind,
+        name,
+        unit,
+        run.selected,
+        run.position,
+        f", {numbers}" if numbers else "",
+        time.perf_counter() - began,
+    )

@@ -14,12 +14,19 @@ from advtail.losses.classification import ClassWeightSchedule, build_classificat
 from advtail.losses.reat import TailFeatureMarginLoss
 from advtail.nets.classifiers import SIZED_ARCHITECTURES, build_classifier
 from advtail.nets.files import save_model
-from advtail.stages.runs import run_meta, stage_code_files
+from advtail.stages.runs import announce_training, run_meta, stage_code_files
 from advtail.training.adversarial import AdversarialExamples
 from advtail.training.checkpointing import fingerprint_of
 from advtail.training.classifier import ClassifierTrainer, resolve_normalization
 from advtail.training.loop import TrainingRun
 from advtail.training.runtime import resolve_device, seed_everything, set_threads
+
+# the validation numbers a finished training announces (model selection's, and PGD's
+# when the recipe is adversarial)
+CLASSIFIER_HEADLINE = (
+    ("val_balanced_accuracy", "val balanced accuracy"),
+    ("val_pgd_balanced_accuracy", "val PGD balanced accuracy"),
+)
 
 
 def train_classifier(
@@ -38,6 +45,7 @@ def train_classifier(
     initial_state: dict | None = None,
     extra_term=None,
     fingerprint_inputs=(),
+    headline: bool = True,
 ) -> TrainingRun:
     """Train classifier ``name`` (its validated config ``cfg``) and write its files.
 
@@ -49,7 +57,8 @@ def train_classifier(
     Fine-tuning (:mod:`advtail.stages.finetune_discriminator`) starts from
     ``initial_state`` (the network's weights), adds ``extra_term(attack)`` (made from the
     adversarial examples' attack) to each batch's loss, and fingerprints what those came
-    from (``fingerprint_inputs``).
+    from (``fingerprint_inputs``). ``headline``: announce the kept epoch on the console
+    (a stage that trains a classifier as one of its steps announces its own result).
     """
     began = time.perf_counter()
     set_threads(threads)
@@ -146,4 +155,6 @@ def train_classifier(
             class_names=list(train.class_names),
         ),
     )
+    if headline:
+        announce_training("classifier", name, run, trainer.unit, CLASSIFIER_HEADLINE, began)
     return run

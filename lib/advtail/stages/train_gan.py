@@ -19,7 +19,7 @@ from advtail.nets.discriminators import build_discriminator
 from advtail.nets.files import atomic_torch_save, save_model
 from advtail.nets.gans import build_generator
 from advtail.stages.reference_statistics import load_reference_statistics
-from advtail.stages.runs import run_meta, stage_code_files
+from advtail.stages.runs import announce_training, run_meta, stage_code_files
 from advtail.training.checkpointing import fingerprint_of
 from advtail.training.gan import AnnotatorValidation, GANTrainer
 from advtail.training.loop import TrainingRun
@@ -220,4 +220,6 @@ def train_gan(
             train_images=int(len(labels)),
         ),
     )
+    headline = (("val_fid_annotator", "val FID (annotator)"), ("val_kl_uniform", "KL to uniform"))
+    announce_training("GAN", name, run, trainer.unit, headline, began)
     return run

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Protocol
 
 import torch
-from tqdm.auto import tqdm
 
 from advtail.errors import AdvtailError, one_line
 from advtail.nets.files import atomic_torch_save
@@ -113,6 +112,14 @@ def _resumed(trainer: Trainable, state: dict, checkpoint_path) -> bool:
     return True
 
 
+def describe_row(row: dict, keys) -> str:
+    """The progress keys and validation metrics of a log row, as ``key=value`` pairs."""
+    shown = [k for k in row if k in keys or k.startswith("val_")]
+    return " ".join(
+        f"{k}={row[k]:.4g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in shown
+    )
+
+
 def run_loop(
     trainer: Trainable,
     plan: LoopPlan,
@@ -146,25 +153,20 @@ def run_loop(
     )
     validate_every = plan.validate_every
     began = time.perf_counter() - (run.rows[-1]["seconds"] if run.rows else 0.0)
-    progress = tqdm(
-        range(run.position, total),
-        initial=run.position,
-        total=total,
-        desc=f"{trainer.unit}s",
-        mininterval=1.0,
-    )
-    for position in progress:
+    started_at, timer = run.position, time.perf_counter()
+    for position in range(run.position, total):
         row = trainer.train_unit(position)
         run.position = position + 1
         last = run.position == total
-        validated = False
+        validated = improved = False
         if validate_every and run.position % validate_every == 0:
             result = trainer.validate(run.position)
             validated = result is not None
             if result is not None:
                 score, metrics = result
                 row.update(metrics)
-                if run.improves(score, plan.higher_is_better):
+                improved = run.improves(score, plan.higher_is_better)
+                if improved:
                     state_dict = trainer.kept_model().state_dict()
                     run.best = {
                         "score": float(score),
@@ -175,14 +177,19 @@ def run_loop(
         if run.position % log_every == 0 or last or validated:
             row = {trainer.unit: run.position, **row, "seconds": time.perf_counter() - began}
             run.rows.append(row)
-            progress.set_postfix(
-                {k: f"{row[k]:.3f}" for k in trainer.progress_keys if k in row}, refresh=False
-            )
+            # one plain line per logged unit (no progress bar: logs are read in a pager);
+            # the whole row is in log.csv
+            done_here = run.position - started_at
+            left = (time.perf_counter() - timer) / done_here * (total - run.position)
             log.info(
-                "%s %d: %s",
+                "%s %d/%d (%.0f s, ~%.0f s left): %s%s",
                 trainer.unit,
                 run.position,
-                {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()},
+                total,
+                row["seconds"],
+                left,
+                describe_row(row, trainer.progress_keys),
+                " [best so far, kept]" if improved else "",
             )
         if run.position % checkpoint_every == 0 or last:
             atomic_torch_save(
