@@ -44,3 +44,29 @@ rule all:
     input:
         all_targets(),
         figure_targets(),
+
+
+# Rules that only read tables and draw: they run where Snakemake runs, never as cluster
+# jobs (a Slurm job per CSV would wait in the queue longer than it runs).
+localrules:
+    all,
+    table_view,
+    classifier_table,
+    gan_table,
+    robustness_table,
+    adversarial_training_table,
+    robust_gan_table,
+    figure_fid_kl,
+    figure_class_distribution,
+    figure_validation_fid,
+    figure_sample_grids,
+    figure_robust_accuracy_groups,
+    figure_adversarial_predictions,
+    figure_accuracy_against_eps,
+    figure_adversarial_examples,
+    figure_adversarial_training_predictions,
+    figure_robust_gan_fid,
+    figure_robust_gan_accuracy_against_eps,
+    figure_uap_fooling_rate,
+    figure_uap_transfer,
+    figure_uap_perturbations,

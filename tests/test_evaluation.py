@@ -310,6 +310,7 @@ def test_figures_are_drawn(tmp_path):
         {"a_seed0": log, "a_seed1": later, "b": log},
         tmp_path / "val_seeds.png",
         {"a_seed0": "a", "a_seed1": "a"},
+        kept={"a_seed0": 500, "a_seed1": 250, "b": 500},
     )
     assert sorted(curves) == ["a", "b"] and curves["a"].tolist() == [10.0, 8.0]
 
@@ -320,3 +321,31 @@ def test_validation_log_without_validation_is_an_error(tmp_path):
     pd.DataFrame({"step": [1], "seconds": [0.1], "loss_d": [0.3]}).to_csv(tmp_path / "log.csv")
     with pytest.raises(DataFileError, match="log.csv: expected columns"):
         read_validation_log(tmp_path / "log.csv")
+
+
+def test_class_mosaic_lays_out_classes_pixel_for_pixel():
+    from advtail.plots.grids import EMPTY, GAP, class_mosaic
+
+    images = np.arange(5 * 2 * 2, dtype=np.uint8).reshape(5, 2, 2, 1)
+    labels = np.array([1, 0, 1, 1, 0])
+    mosaic = class_mosaic(images, labels, num_classes=3, per_class=2, pad=1)
+    assert mosaic.shape == (3 * 3 + 1, 2 * 3 + 1, 1)
+    # row k holds class k's first images in order; class 2 has none: grey cells
+    assert (mosaic[1:3, 1:3] == images[1]).all() and (mosaic[1:3, 4:6] == images[4]).all()
+    assert (mosaic[4:6, 1:3] == images[0]).all() and (mosaic[4:6, 4:6] == images[2]).all()
+    assert (mosaic[7:9, 1:3] == EMPTY).all()
+    assert (mosaic[0] == GAP).all() and (mosaic[:, 3] == GAP).all()
+
+
+def test_figures_record_their_smallest_text(tmp_path):
+    from advtail.plots.grids import plot_sample_grids
+    from PIL import Image
+
+    images = np.zeros((6, 16, 16, 1), np.uint8)
+    sets = {m: (images, np.arange(6) % 3, ["a", "b", "c"]) for m in ("x", "y", "z", "w")}
+    plot_sample_grids(sets, tmp_path / "grids.png", per_class=2, columns=3)
+    with Image.open(tmp_path / "grids.png") as png:
+        # ticks at 9 pt, 100 dpi; two rows of panels for four methods
+        assert float(png.info["advtail:min_font_px"]) == pytest.approx(9 * 100 / 72)
+        width, height = png.size
+    assert height > width / 3

@@ -100,6 +100,9 @@ def test_workflow_slice_runs_as_slurm_jobs(cluster, tmp_path):
     jobs = [(state, comment) for _, submit, state, comment in rows if submit >= started]
     ran = {comment.split("_wildcards_")[0].removeprefix("rule_") for _, comment in jobs}
     assert RULES <= ran, accounting
+    # the table and its report page are local rules: made here, never submitted
+    assert (tmp_path / "results/tables/classifiers.html").is_file()
+    assert not {"classifier_table", "table_view"} & ran, accounting
     assert all(state == "COMPLETED" for state, _ in jobs), accounting
 
 

@@ -12,12 +12,14 @@ rule adversarial_training_table:
         report(
             "results/tables/adversarial_training.csv",
             caption="../report/adversarial_training.rst",
-            category="Adversarial training",
+            category="Tables (CSV)",
+            subcategory="Adversarial training",
         ),
         summary=report(
             "results/tables/adversarial_training_summary.csv",
             caption="../report/adversarial_training_summary.rst",
-            category="Adversarial training",
+            category="Tables (CSV)",
+            subcategory="Adversarial training",
         ),
     log:
         "results/logs/adversarial_training_table.log",

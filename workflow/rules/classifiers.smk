@@ -62,12 +62,14 @@ rule classifier_table:
         report(
             "results/tables/classifiers.csv",
             caption="../report/classifiers.rst",
-            category="Classifiers",
+            category="Tables (CSV)",
+            subcategory="Classifiers",
         ),
         summary=report(
             "results/tables/classifiers_summary.csv",
             caption="../report/classifiers_summary.rst",
-            category="Classifiers",
+            category="Tables (CSV)",
+            subcategory="Classifiers",
         ),
     log:
         "results/logs/classifier_table.log",

@@ -111,12 +111,14 @@ rule gan_table:
         report(
             "results/tables/gan_metrics.csv",
             caption="../report/gan_metrics.rst",
-            category="GANs",
+            category="Tables (CSV)",
+            subcategory="GANs",
         ),
         summary=report(
             "results/tables/gan_metrics_summary.csv",
             caption="../report/gan_metrics_summary.rst",
-            category="GANs",
+            category="Tables (CSV)",
+            subcategory="GANs",
         ),
     log:
         "results/logs/gan_table.log",

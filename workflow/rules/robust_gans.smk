@@ -44,12 +44,14 @@ rule robust_gan_table:
         report(
             "results/tables/robust_gans.csv",
             caption="../report/robust_gans.rst",
-            category="Robust GANs",
+            category="Tables (CSV)",
+            subcategory="Robust GANs",
         ),
         summary=report(
             "results/tables/robust_gans_summary.csv",
             caption="../report/robust_gans_summary.rst",
-            category="Robust GANs",
+            category="Tables (CSV)",
+            subcategory="Robust GANs",
         ),
     log:
         "results/logs/robust_gan_table.log",

@@ -34,12 +34,14 @@ rule robustness_table:
         report(
             "results/tables/robustness.csv",
             caption="../report/robustness.rst",
-            category="Robustness",
+            category="Tables (CSV)",
+            subcategory="Robustness",
         ),
         summary=report(
             "results/tables/robustness_summary.csv",
             caption="../report/robustness_summary.rst",
-            category="Robustness",
+            category="Tables (CSV)",
+            subcategory="Robustness",
         ),
     log:
         "results/logs/robustness_table.log",

@@ -165,13 +165,15 @@ rule uap_table:
         report(
             "results/tables/uap.csv",
             caption="../report/uap.rst",
-            category="Universal perturbations",
+            category="Tables (CSV)",
+            subcategory="Universal perturbations",
         ),
         per_class="results/tables/uap_per_class.csv",
         summary=report(
             "results/tables/uap_summary.csv",
             caption="../report/uap_summary.rst",
-            category="Universal perturbations",
+            category="Tables (CSV)",
+            subcategory="Universal perturbations",
         ),
     log:
         "results/logs/uap_table.log",

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-GROUP_COLOURS = {"head": "#3b6ea8", "body": "#7fa650", "tail": "#c8553d"}
+from advtail.plots.style import GROUP_COLOURS, plt, save_figure
 
 
 def plot_class_counts(table: pd.DataFrame, title: str, path: str | Path) -> None:
@@ -36,13 +32,10 @@ def plot_class_counts(table: pd.DataFrame, title: str, path: str | Path) -> None
         )
         handles.append(bars[0])
         names.append("unlabelled")
-    ax.legend(handles, names, loc="upper right", fontsize=7)
+    ax.legend(handles, names, loc="upper right")
     if len(table) <= 20:
         ax.set_xticks(x, table["class_name"], rotation=45 if len(table) > 10 else 0)
     ax.set_xlabel("class")
     ax.set_ylabel("images")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    ax.set_title(title)
+    save_figure(fig, path)

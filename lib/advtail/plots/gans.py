@@ -3,7 +3,6 @@
 - class distribution of generated samples per method (class-balancing GAN, Fig. 2);
 - FID and KL to uniform per method and imbalance ratio (its Table 1, as a figure);
 - validation FID against iteration and wall time (Fast-RobGAN Fig. 5, thesis Fig. 5.1);
-- the sample grids of all methods side by side.
 """
 
 from __future__ import annotations
@@ -76,8 +75,8 @@ def plot_class_distribution(table: pd.DataFrame, subset_counts: dict, path) -> d
         ax.set_xticks(x, [c.removeprefix("share_") for c in shares])
         ax.set_xlabel("class (annotator label)")
         ax.set_ylabel("share of samples")
-        ax.set_title(f"subset {subset}; mean ± sd over seeds (n)", fontsize=9)
-        ax.legend(fontsize=7, ncol=2)
+        ax.set_title(f"subset {subset}; mean ± sd over seeds (n)")
+        ax.legend(ncol=2)
     save_figure(fig, path)
     return drawn
 
@@ -117,22 +116,29 @@ def plot_fid_kl(table: pd.DataFrame, path) -> dict:
             )
         ax.set_xticks(x, [f"rho = {r:g}" for r in ratios])
         ax.set_ylabel(label)
-        ax.set_title(f"{label}, lower is better; mean ± sd over seeds", fontsize=9)
-    axes[1].legend(fontsize=7)
+        ax.set_title(f"{label}, lower is better; mean ± sd over seeds")
+    axes[1].legend()
     save_figure(fig, path)
     return drawn
 
 
-def plot_validation_curves(logs: dict, path, methods: dict | None = None) -> dict:
+def plot_validation_curves(
+    logs: dict, path, methods: dict | None = None, kept: dict | None = None
+) -> dict:
     """Validation FID of each method against generator iterations and wall-clock seconds:
     the mean over the method's seeds (``methods``: log name -> method), with a band of
-    one standard deviation. Returns method -> the mean curve drawn (indexed by step)."""
+    one standard deviation. ``kept``: log name -> the step whose generator the run kept,
+    marked with a star on that run's own validation FID. Returns method -> the mean
+    curve drawn (indexed by step)."""
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), sharey=True)
     column = next(c for log in logs.values() for c in log.columns if c.startswith("val_fid"))
     grouped: dict = {}
     for name, log in logs.items():
         grouped.setdefault((methods or {}).get(name, name), []).append(log)
     drawn = {}
+    names = {}
+    for name in logs:
+        names.setdefault((methods or {}).get(name, name), []).append(name)
     for method, runs in sorted(grouped.items()):
         frame = pd.concat(runs).groupby("step")[[column, "seconds"]]
         mean, sd = frame.mean(), frame.std(ddof=1).fillna(0.0)
@@ -148,22 +154,38 @@ def plot_validation_curves(logs: dict, path, methods: dict | None = None) -> dic
                 color=line.get_color(),
                 lw=0,
             )
+        for name in names[method]:
+            step = (kept or {}).get(name)
+            row = logs[name][logs[name]["step"] == step]
+            if row.empty:
+                continue
+            for ax, x in ((axes[0], row["step"]), (axes[1], row["seconds"])):
+                ax.plot(
+                    x,
+                    row[column],
+                    marker="*",
+                    ms=13,
+                    ls="none",
+                    color=line.get_color(),
+                    markeredgecolor="black",
+                    markeredgewidth=0.8,
+                )
+    if kept:
+        axes[1].plot(
+            [],
+            [],
+            marker="*",
+            ms=13,
+            ls="none",
+            color="white",
+            markeredgecolor="black",
+            label="kept generator (per seed)",
+        )
     label = "validation FID on annotator features" if column == "val_fid_annotator" else "FID"
     axes[0].set_xlabel("generator iteration")
     axes[1].set_xlabel("training wall time (s)")
     axes[0].set_ylabel(label)
-    axes[0].set_title("mean ± sd over seeds (n)", fontsize=9)
-    axes[1].legend(fontsize=7)
+    axes[0].set_title("mean ± sd over seeds (n)")
+    axes[1].legend()
     save_figure(fig, path)
     return drawn
-
-
-def plot_sample_grids(grids: dict, path) -> None:
-    """The per-class sample grids (PNG files) of every method side by side."""
-    names = sorted(grids)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        ax.imshow(plt.imread(grids[name]))
-        ax.set_title(name, fontsize=9)
-        ax.axis("off")
-    save_figure(fig, path)

@@ -58,12 +58,12 @@ def plot_group_accuracy(table: pd.DataFrame, threat: str, path) -> dict:
             )
         ax.set_xticks(x, ["all", "head", "body", "tail"])
         ax.set_ylim(0, 1.05)
-        ax.set_title(f"{method} (n={grouped.size().max()})", fontsize=9)
+        ax.set_title(f"{method} (n={grouped.size().max()})")
     axes[0, 0].set_ylabel(f"robust accuracy, {_eps_text(rows)}")
     handles, names = axes[0, 0].get_legend_handles_labels()
     fewer = rows.groupby("attack")["num_attacked"].max()
     names = [f"{a} ({fewer[a]:.0f} images)" if fewer[a] < fewer.max() else a for a in names]
-    fig.legend(handles, names, fontsize=7, loc="center right")
+    fig.legend(handles, names, loc="center right")
     save_figure(fig, path, rect=(0, 0, 0.86, 1))
     return drawn
 
@@ -105,11 +105,11 @@ def plot_adversarial_predictions(table: pd.DataFrame, threat: str, attack: str, 
         ]
         if len(truth):
             ax.step(x, truth.mean().to_numpy(float), where="mid", color="black", lw=1, label="true")
-        ax.set_xticks(x, [c.removeprefix("pred_") for c in counts], fontsize=7)
-        ax.set_title(method, fontsize=9)
+        ax.set_xticks(x, [c.removeprefix("pred_") for c in counts])
+        ax.set_title(method)
         ax.set_xlabel("predicted class")
     axes[0, 0].set_ylabel(f"test images, {_eps_text(rows)}")
-    axes[0, -1].legend(fontsize=7)
+    axes[0, -1].legend()
     save_figure(fig, path)
     return drawn
 
@@ -142,8 +142,8 @@ def plot_accuracy_against_eps(table: pd.DataFrame, attack: str, path) -> dict:
         ax.set_xlabel(f"eps ({norm}, x 1/255 of the [0, 1] pixel scale)")
         ax.set_ylabel(f"accuracy under {attack}")
         ax.set_ylim(0, 1.02)
-        ax.set_title(f"{norm}: accuracy against eps (0: clean)", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.set_title(f"{norm}: accuracy against eps (0: clean)")
+        ax.legend()
     save_figure(fig, path)
     return drawn
 
@@ -176,8 +176,8 @@ def plot_adversarial_examples(
     grey = {"cmap": "gray", "vmin": 0, "vmax": 1}
     for j, label in enumerate(labels):
         axes[0, j].imshow(_to_display(first["clean"][j]), **grey)
-        axes[0, j].set_title(str(class_names[int(label)]), fontsize=7)
-    axes[0, 0].set_ylabel("clean", rotation=0, ha="right", va="center", fontsize=7)
+        axes[0, j].set_title(str(class_names[int(label)]))
+    axes[0, 0].set_ylabel("clean", rotation=0, ha="right", va="center")
     magnified = {}
     for m, model in enumerate(models):
         arrays = examples[model]
@@ -192,19 +192,17 @@ def plot_adversarial_examples(
             wrong = predictions[j] != labels[j]
             top.set_xlabel(
                 f"-> {class_names[int(predictions[j])]}",
-                fontsize=6,
+                fontsize="small",
                 color="#D55E00" if wrong else "black",
                 labelpad=1,
             )
             bottom.imshow(_to_display(np.clip(delta[j] * factor, -1, 1)), **grey)
-        axes[1 + 2 * m, 0].set_ylabel(
-            f"{model}\n{attack}", rotation=0, ha="right", va="center", fontsize=7
-        )
+        axes[1 + 2 * m, 0].set_ylabel(f"{model}\n{attack}", rotation=0, ha="right", va="center")
         axes[2 + 2 * m, 0].set_ylabel(
-            f"perturbation\nx{factor:.0f}", rotation=0, ha="right", va="center", fontsize=7
+            f"perturbation\nx{factor:.0f}", rotation=0, ha="right", va="center"
         )
     if title:
-        fig.suptitle(title, fontsize=8)
+        fig.suptitle(title)
     save_figure(fig, path)
     return magnified
 
@@ -246,9 +244,9 @@ def plot_adversarial_prediction_history(histories: dict, path) -> dict:
             extent=(0.5, len(mean) + 0.5, mean.shape[1] - 0.5, -0.5),
         )
         labels = histories[method]["labels"]
-        ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_yticks(np.arange(len(labels)), labels)
         ax.set_xlabel("epoch")
-        ax.set_title(f"{method} (n={len(histories[method]['shares'])})", fontsize=9)
+        ax.set_title(f"{method} (n={len(histories[method]['shares'])})")
     for ax in axes[:, 0]:
         ax.set_ylabel("predicted class (training count)")
     fig.colorbar(image, ax=axes.ravel().tolist(), label="share of adversarial examples")

@@ -48,7 +48,7 @@ def plot_uap_perturbations(
             vmax=1,
             interpolation="nearest",
         )
-        ax.set_ylabel(_label(method), rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_ylabel(_label(method), rotation=0, ha="right", va="center")
         clean, perturbed = predictions[method]
         for col in range(n):
             image = np.clip(images[col].astype(np.float32) / 255.0 + delta, 0, 1)
@@ -57,16 +57,16 @@ def plot_uap_perturbations(
             fooled = clean[col] != perturbed[col]
             ax.set_title(
                 f"{class_names[clean[col]]}→{class_names[perturbed[col]]}",
-                fontsize=8,
+                fontsize="small",
                 color=OKABE_ITO[5] if fooled else "black",
             )
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].set_title(f"v (±{eps01 * 255:.0f}/255,\nmagnified)", fontsize=8)
+    axes[0, 0].set_title(f"v (±{eps01 * 255:.0f}/255,\nmagnified)")
     fig.suptitle(
         f"Universal perturbations against {victim} (titles: prediction clean → perturbed)",
-        fontsize=9,
+        fontsize="small",
     )
     save_figure(fig, path)
     return {"methods": methods, "examples": n}
@@ -107,7 +107,7 @@ def plot_uap_fooling_rate(summary: pd.DataFrame, path) -> dict:
         f"Universal perturbations: fooling rate (mean ± sd over {seeds} seed{'s' * (seeds > 1)})",
         fontsize=10,
     )
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     save_figure(fig, path, rect=None)
     return plotted
 
@@ -140,12 +140,12 @@ def plot_uap_transfer(summary: pd.DataFrame, path) -> dict:
                 f"{value:.2f}",
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize="small",
                 color="white" if value < 0.6 else "black",
             )
-        ax.set_xticks(range(len(victims)), victims, rotation=30, ha="right", fontsize=7)
-        ax.set_yticks(range(len(victims)), victims, fontsize=7)
-        ax.set_title(_label(method).replace("\n", " "), fontsize=8)
+        ax.set_xticks(range(len(victims)), victims, rotation=30, ha="right")
+        ax.set_yticks(range(len(victims)), victims)
+        ax.set_title(_label(method).replace("\n", " "))
         matrices[method] = matrix.to_numpy().tolist()
     for ax in list(axes.flat)[len(methods) :]:
         ax.axis("off")

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from advtail.data.arrays import load_image_set
 from advtail.errors import DataFileError
-from advtail.plots.gans import (
-    plot_class_distribution,
-    plot_fid_kl,
-    plot_sample_grids,
-    plot_validation_curves,
-)
-from advtail.stages.tables import read_table
+from advtail.plots.gans import plot_class_distribution, plot_fid_kl, plot_validation_curves
+from advtail.plots.grids import plot_sample_grids
+from advtail.stages.tables import read_metrics, read_table
 
 
 def read_validation_log(path) -> pd.DataFrame:
@@ -48,16 +45,24 @@ def figure_from_files(
     elif name == "validation_fid":
         logs = {gan: read_validation_log(path) for gan, path in inputs["logs"].items()}
         methods = {gan: r["method"] for gan, r in (replicates or {}).items()}
-        plot_validation_curves(logs, out_png, methods)
+        kept = {
+            gan: read_metrics(path, ("selected",))["selected"]
+            for gan, path in inputs["meta"].items()
+        }
+        plot_validation_curves(logs, out_png, methods, kept)
     elif name == "sample_grids":
         # one grid per method: its lowest seed
         first = {}
         for gan in sorted(
-            inputs["grids"], key=lambda g: (replicates or {}).get(g, {}).get("seed") or 0
+            inputs["samples"], key=lambda g: (replicates or {}).get(g, {}).get("seed") or 0
         ):
             first.setdefault(
-                (replicates or {}).get(gan, {}).get("method", gan), inputs["grids"][gan]
+                (replicates or {}).get(gan, {}).get("method", gan), inputs["samples"][gan]
             )
-        plot_sample_grids(first, out_png)
+        sets = {}
+        for method, path in first.items():
+            samples = load_image_set(path)
+            sets[method] = (samples.images, samples.labels, samples.class_names)
+        plot_sample_grids(sets, out_png)
     else:
         raise ValueError(f"unknown figure {name!r}")
