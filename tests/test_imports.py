@@ -85,7 +85,6 @@ def test_expose_lib_prepends_once(tmp_path, monkeypatch):
     assert expose_lib(tmp_path, env) == os.pathsep.join([str(tmp_path), "/x"])
     assert sys.path[0] == str(tmp_path)
     assert expose_lib(tmp_path, {}) == str(tmp_path)
-    assert env["ADVTAIL_ROOT"] == str(tmp_path.resolve().parent)  # envs/advtail.yaml reads it
 
 
 def test_rule_log_captures_output_and_user_errors(tmp_path, capsys):

@@ -8,7 +8,6 @@ sys.path.insert(0, str(LIB))
 from advtail.workflow.imports import expose_lib, lib_sources as _lib_sources
 
 # Jobs import advtail from this checkout, installed or not (conda and cluster jobs too).
-# envs/advtail.yaml installs the package from ADVTAIL_ROOT, which this also sets.
 expose_lib(LIB)
 
 from advtail.config import (

@@ -74,8 +74,8 @@ def expose_lib(lib_root: str | Path, environ: dict | None = None) -> str:
     """Put ``lib_root`` first on ``sys.path`` and on the PYTHONPATH jobs inherit.
 
     Rule scripts (local, conda or cluster jobs) then import ``advtail`` from this
-    checkout, whether or not it is installed. Also sets ADVTAIL_ROOT to the checkout,
-    which ``envs/advtail.yaml`` installs the package from. Returns the new PYTHONPATH.
+    checkout, whether or not it is installed (``envs/advtail.yaml`` does not install it).
+    Returns the new PYTHONPATH.
     """
     import os
     import sys
@@ -86,5 +86,4 @@ def expose_lib(lib_root: str | Path, environ: dict | None = None) -> str:
         sys.path.insert(0, lib_root)
     parts = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != lib_root]
     environ["PYTHONPATH"] = os.pathsep.join([lib_root, *parts])
-    environ["ADVTAIL_ROOT"] = str(Path(lib_root).resolve().parent)
     return environ["PYTHONPATH"]
