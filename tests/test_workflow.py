@@ -355,6 +355,37 @@ def test_report_holds_every_figure_and_table(workdir):
     ):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
+    for table in ("classifiers", "gan_metrics_summary", "uap"):
+        assert f"{table}.html" in html  # each table as a page of the report
+
+
+@pytest.fixture(scope="module")
+def browser_check():
+    """tests/report/check_report.py, once Chromium and its driver are there (installed
+    from Debian's packages where this runs as root, as the Slurm test installs Slurm)."""
+    sys.path.insert(0, str(REPO / "tests" / "report"))
+    import check_report
+
+    if check_report.find_browser() is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        for step in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+        ):
+            subprocess.run(step, capture_output=True, timeout=900)
+    if check_report.find_browser() is None:
+        pytest.skip("headless Chromium cannot be installed here (needs root and apt-get)")
+    return check_report
+
+
+def test_report_reads_well_in_a_headless_browser(workdir, browser_check, tmp_path):
+    report = workdir / "report.html"
+    if not report.is_file():
+        snakemake(workdir, "--report", "report.html")
+    problems, seen = browser_check.check_report(report, tmp_path / "shots", root=workdir)
+    assert not problems, "\n".join(problems)
+    # every figure and table page of the default experiment was opened
+    assert seen["figures"] >= 20 and seen["tables"] == 12, seen
+    assert (tmp_path / "shots/front_page.png").stat().st_size > 10_000
 
 
 def test_seeds_expand_into_one_job_per_seed(tmp_path):
