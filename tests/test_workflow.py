@@ -195,6 +195,7 @@ def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir, t
         "make_subset": 6,
         **CLASSIFIER_JOBS,
         **UAP_JOBS,
+        "table_view": 12,  # every table's report page
         "all": 1,
     }
     # the original, unedited, still has nothing to do
@@ -209,6 +210,7 @@ def test_touching_a_source_module_reruns_everything_below_it(workdir, tmp_path):
         "make_subset": 6,
         **CLASSIFIER_JOBS,
         **UAP_JOBS,
+        "table_view": 12,  # every table's report page
         "all": 1,
     }
 
@@ -273,6 +275,7 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
         **GAN_JOBS,
         **ROBUSTNESS_JOBS,  # every evaluated classifier is on lt20 or balanced_lt20
         **UAP_JOBS,  # every victim is on lt20
+        "table_view": 12,
         "all": 1,
     }
 
@@ -287,6 +290,7 @@ def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
         "gan_table": 1,
         **FIGURE_JOBS,
         **ROBUST_GAN_JOBS,  # AC-GAN is the robust GANs' baseline
+        "table_view": 4,  # the pages of both tables and their summaries
         "all": 1,
     }
 

@@ -72,6 +72,7 @@ use rule figure_fid_kl as figure_robust_gan_fid with:
     input:
         lib=lib_sources("gan_figure.py"),
         logs=gan_files("log.csv", ROBUST_GAN_COMPARISON),
+        meta=gan_files("meta.json", ROBUST_GAN_COMPARISON),
     output:
         report(
             "results/figures/robust_gan_fid.png",
@@ -82,7 +83,7 @@ use rule figure_fid_kl as figure_robust_gan_fid with:
         "results/logs/figures/robust_gan_fid.log",
     params:
         figure="validation_fid",
-        labels={"logs": ROBUST_GAN_COMPARISON},
+        labels={"logs": ROBUST_GAN_COMPARISON, "meta": ROBUST_GAN_COMPARISON},
         replicates=canonical(REPLICATES["gans"]),
 
 

@@ -4,12 +4,16 @@ of its own, so an edit of the Inception code reruns no GAN validated on these.)"
 
 from __future__ import annotations
 
+import logging
+
 from advtail.data.arrays import ImageSet, load_image_set
 from advtail.metrics.generation import feature_statistics
 from advtail.nets.classifiers import check_classifier_fits, load_classifier
 from advtail.nets.inference import features_and_logits
 from advtail.stages.reference_statistics import save_reference_statistics
 from advtail.training.runtime import resolve_device, set_threads
+
+log = logging.getLogger(__name__)
 
 
 def split_meta(split: ImageSet, split_path, backbone: str) -> dict:
@@ -35,4 +39,12 @@ def annotator_reference_statistics(
     features, _ = features_and_logits(annotator, split.images, torch_device)
     meta = split_meta(split, split_path, "annotator") | {"annotator": payload.get("classifier")}
     save_reference_statistics(out_path, *feature_statistics(features), **meta)
+    log.info(
+        "%s: mean and covariance of annotator %s's %d-d features over %d images, to %s",
+        split_path,
+        meta["annotator"],
+        features.shape[1],
+        meta["num_images"],
+        out_path,
+    )
     return meta
