@@ -103,11 +103,27 @@ def check_report(report: Path, screenshots: Path | None = None, root: Path | Non
             "return Object.fromEntries(Object.entries(results).map("
             "([p, r]) => [p, {mime: r.mime_type, caption: r.caption || ''}]))"
         )
+        categories = browser.execute_script("return categories")
+        places = {
+            path: (category, subcategory)
+            for category, subcategories in categories.items()
+            for subcategory, paths in subcategories.items()
+            for path in paths
+        }
         for path, result in sorted(results.items()):
             browser.execute_script("app.showResultInfo(arguments[0]);", path)
             info = _wait(browser, "return document.body.innerText", what=path)
-            if not result["caption"].strip() or "Description" not in info:
+            # the panel's heading is upper-cased by the report's style
+            if not result["caption"].strip() or "description" not in info.lower():
                 problems.append(f"{path}: no caption in its information panel")
+            # then as a reader opens it: from its category's list of results
+            category, subcategory = places[path]
+            browser.execute_script(
+                "app.setView({navbarMode: 'subcategory', category: arguments[0], "
+                "subcategory: arguments[1]});",
+                category,
+                subcategory,
+            )
             if result["mime"] == "image/png":
                 seen["figures"] += 1
                 problems += _check_figure(browser, path, screenshots)

@@ -115,6 +115,7 @@ def plot_fid_kl(table: pd.DataFrame, path) -> dict:
                 label=method,
             )
         ax.set_xticks(x, [f"rho = {r:g}" for r in ratios])
+        ax.set_xlabel("imbalance ratio of the subset (n_max / n_min)")
         ax.set_ylabel(label)
         ax.set_title(f"{label}, lower is better; mean ± sd over seeds")
     axes[1].legend()

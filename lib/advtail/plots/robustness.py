@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from advtail.plots.style import error_bars, plt, save_figure
+from advtail.plots.style import error_bars, panel_grid, plt, save_figure
 
 GROUP_COLUMNS = ("accuracy", "head_accuracy", "body_accuracy", "tail_accuracy")
 
@@ -35,13 +35,11 @@ def plot_group_accuracy(table: pd.DataFrame, threat: str, path) -> dict:
     rows = table[(table["threat"] == threat) & (table["attack"] != "worst_case")]
     methods = sorted(rows["method"].unique())
     attacks = _ordered(rows["attack"])
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(3.6 * len(methods) + 0.6, 3.4), squeeze=False, sharey=True
-    )
+    fig, axes, starts = panel_grid(len(methods), (3.6, 3.2), extra_width=2.0, sharey=True)
     drawn = {}
     x = np.arange(len(GROUP_COLUMNS))
     width = 0.8 / max(len(attacks), 1)
-    for ax, method in zip(axes[0], methods, strict=True):
+    for ax, method in zip(axes, methods, strict=True):
         grouped = rows[rows["method"] == method].groupby("attack")[list(GROUP_COLUMNS)]
         means = grouped.mean().astype(float).reindex(attacks)
         sds = grouped.std(ddof=1).astype(float).reindex(attacks)
@@ -59,12 +57,13 @@ def plot_group_accuracy(table: pd.DataFrame, threat: str, path) -> dict:
         ax.set_xticks(x, ["all", "head", "body", "tail"])
         ax.set_ylim(0, 1.05)
         ax.set_title(f"{method} (n={grouped.size().max()})")
-    axes[0, 0].set_ylabel(f"robust accuracy, {_eps_text(rows)}")
-    handles, names = axes[0, 0].get_legend_handles_labels()
+    for ax in starts:
+        ax.set_ylabel(f"robust accuracy, {_eps_text(rows)}")
+    handles, names = axes[0].get_legend_handles_labels()
     fewer = rows.groupby("attack")["num_attacked"].max()
     names = [f"{a} ({fewer[a]:.0f} images)" if fewer[a] < fewer.max() else a for a in names]
     fig.legend(handles, names, loc="center right")
-    save_figure(fig, path, rect=(0, 0, 0.86, 1))
+    save_figure(fig, path, rect=(0, 0, 1 - 1.9 / fig.get_size_inches()[0], 1))
     return drawn
 
 
@@ -80,12 +79,10 @@ def plot_adversarial_predictions(table: pd.DataFrame, threat: str, attack: str, 
     rows = table[(table["threat"] == threat) & table["attack"].isin(["clean", attack])]
     counts = _count_columns(rows)
     methods = sorted(rows["method"].unique())
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(3.8 * len(methods) + 0.6, 3.2), squeeze=False, sharey=True
-    )
+    fig, axes, starts = panel_grid(len(methods), (3.8, 3.2), sharey=True)
     drawn = {}
     x = np.arange(len(counts))
-    for ax, method in zip(axes[0], methods, strict=True):
+    for ax, method in zip(axes, methods, strict=True):
         grouped = rows[rows["method"] == method].groupby("attack")[counts]
         means = grouped.mean().astype(float).reindex(["clean", attack])
         sds = grouped.std(ddof=1).astype(float).reindex(["clean", attack])
@@ -108,8 +105,9 @@ def plot_adversarial_predictions(table: pd.DataFrame, threat: str, attack: str, 
         ax.set_xticks(x, [c.removeprefix("pred_") for c in counts])
         ax.set_title(method)
         ax.set_xlabel("predicted class")
-    axes[0, 0].set_ylabel(f"test images, {_eps_text(rows)}")
-    axes[0, -1].legend()
+    for ax in starts:
+        ax.set_ylabel(f"test images, {_eps_text(rows)}")
+    axes[min(2, len(axes) - 1)].legend()
     save_figure(fig, path)
     return drawn
 

@@ -7,6 +7,7 @@ shows the image at."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -41,6 +42,25 @@ def error_bars(sd):
     return np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
 
 
+def panel_grid(count: int, panel: tuple[float, float], columns: int = 3, extra_width=0.6, **kwargs):
+    """A figure of ``count`` panels of ``panel`` (width, height) inches, ``columns`` per
+    row, so that many methods wrap into rows instead of shrinking in the report.
+    Returns the figure, the used axes in order, and those that start a row."""
+    columns = max(1, min(columns, count))
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(panel[0] * columns + extra_width, panel[1] * rows),
+        squeeze=False,
+        **kwargs,
+    )
+    flat = list(axes.flat)
+    for ax in flat[count:]:
+        ax.set_visible(False)
+    return fig, flat[:count], [flat[i] for i in range(0, count, columns)]
+
+
 def smallest_text_px(fig, dpi: float) -> float:
     """The size in pixels, at ``dpi``, of the smallest visible text of ``fig``."""
     sizes = [
@@ -59,4 +79,6 @@ def save_figure(fig, path, rect=None, tight: bool = True, dpi: float = DPI) -> N
         fig.tight_layout(rect=rect)
     metadata = {"advtail:min_font_px": f"{smallest_text_px(fig, dpi):.2f}"}
     fig.savefig(path, dpi=dpi, metadata=metadata)
+    width, height = (round(v * dpi) for v in fig.get_size_inches())
+    logging.getLogger(__name__).info("%s: %d x %d px", path, width, height)
     plt.close(fig)

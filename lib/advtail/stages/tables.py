@@ -5,6 +5,7 @@ seeds beside them (``*_summary.csv``)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -23,6 +24,8 @@ from advtail.metrics.tables import (
     robustness_rows,
     summarize_by_method,
 )
+
+log = logging.getLogger(__name__)
 
 
 def read_metrics(path: str | Path, required=()) -> dict:
@@ -67,6 +70,7 @@ def write_table(rows, out_csv: str | Path) -> pd.DataFrame:
     table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
     Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out_csv, index=False, float_format="%.4f")
+    log.info("%s: %d rows, %d columns", out_csv, len(table), len(table.columns))
     return table
 
 

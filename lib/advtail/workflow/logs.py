@@ -51,7 +51,8 @@ def rule_log(path: str | Path, level: int = logging.INFO):
     """Send stdout, stderr and ``logging`` to ``path``.
 
     A user-facing :class:`AdvtailError` is also printed, as one line, on the
-    original stderr, so Snakemake's console shows why the job failed.
+    original stderr, so Snakemake's console shows why the job failed. A job that ends
+    well logs its wall time last, so no log is empty.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,10 +67,14 @@ def rule_log(path: str | Path, level: int = logging.INFO):
         headline = logging.StreamHandler(console)
         headline.setFormatter(logging.Formatter("advtail | %(message)s"))
         HEADLINE.addHandler(headline)
+        began = time.perf_counter()
         try:
             with contextlib.redirect_stdout(handle), contextlib.redirect_stderr(handle):
                 try:
                     yield handle
+                    logging.getLogger("advtail.job").info(
+                        "finished in %.1f s", time.perf_counter() - began
+                    )
                 except AdvtailError as err:
                     print(f"ERROR: {err}", file=handle)
                     print(f"ERROR: {err}", file=console)
