@@ -165,7 +165,8 @@ def craft_uap(
     }
     write_json(out_meta, meta)
     announce(
-        "universal perturbation %s against %s: L-inf %.1f/255 (%.0f s)",
+        "universal perturbation %s (%s) against %s: L-inf %.1f/255 (%.0f s)",
+        Path(out_perturbation).parent.name,  # the rule's method: data_free, prior_images, ...
         method,
         Path(victim_path).parent.name,
         meta["linf"] * 255,
