@@ -349,3 +349,28 @@ def test_figures_record_their_smallest_text(tmp_path):
         assert float(png.info["advtail:min_font_px"]) == pytest.approx(9 * 100 / 72)
         width, height = png.size
     assert height > width / 3
+
+
+def test_every_report_table_has_a_caption_and_a_rule_that_writes_it(repo):
+    from advtail.stages.table_views import REPORT_TABLES, report_table_pages
+
+    rules = "".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
+    for name in REPORT_TABLES:
+        assert (repo / "workflow/report" / f"{name}.rst").is_file(), name
+        assert f'"results/tables/{name}.csv"' in rules, name
+    pages = report_table_pages(
+        ["results/tables/uap.csv", "results/tables/uap_per_class.csv", "results/figures/fid_kl.png"]
+    )
+    assert pages == ["results/tables/uap.html", "results/tables/uap_summary.html"]
+
+
+def test_a_table_page_shows_every_row_and_column_rounded(tmp_path):
+    from advtail.stages.table_views import write_table_view
+
+    pd.DataFrame({"method": ["a", "b<"], "fid": [12.345678, float("nan")], "n": [3, 4]}).to_csv(
+        tmp_path / "t.csv", index=False
+    )
+    assert write_table_view(tmp_path / "t.csv", tmp_path / "t.html") == 2
+    page = (tmp_path / "t.html").read_text()
+    assert page.count("<tr>") == 3 and page.count("<th>") == 3
+    assert ">12.35<" in page and "b&lt;" in page and ">nan<" not in page

@@ -38,6 +38,7 @@ from advtail.preflight import check_sidecars, preflight
 from advtail.stages.robustness_figures import ROBUSTNESS_FIGURES
 from advtail.stages.craft_uap import UAP_METHODS
 from advtail.stages.uap_evaluation import UAP_FIGURES
+from advtail.stages.table_views import REPORT_TABLES, report_table_pages
 from advtail.workflow.execution import jobs_run_here
 
 try:
@@ -424,32 +425,6 @@ def example_file(name):
     return robustness_files([FIGURE_THREAT], "_examples.npz", [name])[0]
 
 
-# The tables the report shows (an HTML page of each CSV, rule table_view), by category.
-REPORT_TABLES = {
-    "classifiers": "Classifiers",
-    "classifiers_summary": "Classifiers",
-    "gan_metrics": "GANs",
-    "gan_metrics_summary": "GANs",
-    "robustness": "Robustness",
-    "robustness_summary": "Robustness",
-    "adversarial_training": "Adversarial training",
-    "adversarial_training_summary": "Adversarial training",
-    "robust_gans": "Robust GANs",
-    "robust_gans_summary": "Robust GANs",
-    "uap": "Universal perturbations",
-    "uap_summary": "Universal perturbations",
-}
-
-
-def table_views(tables):
-    """The report pages of ``tables`` (CSV stems) and of their summaries."""
-    return [
-        f"results/tables/{name}.html"
-        for table in tables
-        for name in (table, f"{table}_summary")
-    ]
-
-
 def all_targets():
     # image sets' sidecars are targets too: a deleted one is rebuilt (same bytes), not
     # left for the next reader to fail on
@@ -475,8 +450,4 @@ def all_targets():
         targets.append("results/tables/robust_gans.csv")
     if UAPS:
         targets.append("results/tables/uap.csv")
-    return targets + table_views(
-        Path(t).stem
-        for t in targets
-        if t.startswith("results/tables/") and Path(t).stem in REPORT_TABLES
-    )
+    return targets + report_table_pages(targets)

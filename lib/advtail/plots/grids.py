@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from advtail.plots.style import plt, save_figure
+from advtail.plots.style import DPI, panel_grid, plt, save_figure
 
 # grey of a cell with no image (a class with fewer samples than the row holds)
 EMPTY = 200
@@ -60,18 +60,17 @@ def plot_class_grid(
     """One row per class with its first ``per_class`` images (uint8 NHWC); each row
     labelled with its class and how many images of it there are."""
     mosaic = class_mosaic(images, labels, len(class_names), per_class)
-    dpi = 100
     scale = _scale(images.shape[1] + 1)
     fig = plt.figure(
-        figsize=(mosaic.shape[1] * scale / dpi + 1.3, mosaic.shape[0] * scale / dpi + 0.5),
-        dpi=dpi,
+        figsize=(mosaic.shape[1] * scale / DPI + 1.3, mosaic.shape[0] * scale / DPI + 0.5),
+        dpi=DPI,
     )
     ax = fig.add_subplot()
     row_labels = [f"{name} ({int((labels == k).sum())})" for k, name in enumerate(class_names)]
     _show_mosaic(ax, mosaic, row_labels)
     if title:
         ax.set_title(title)
-    save_figure(fig, path, dpi=dpi)
+    save_figure(fig, path)
 
 
 def plot_sample_grids(sets: dict, path, per_class: int = 8, columns: int = 3) -> None:
@@ -90,22 +89,9 @@ def plot_sample_grids(sets: dict, path, per_class: int = 8, columns: int = 3) ->
     class_names = list(first[2])
     height, width = mosaics[names[0]].shape[:2]
     scale = _scale(first[0].shape[1] + 1, target=32)
-    columns = min(columns, len(names))
-    rows = -(-len(names) // columns)
-    dpi = 100
-    panel_w, panel_h = width * scale / dpi, height * scale / dpi
-    fig, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(columns * (panel_w + 0.3) + 0.9, rows * (panel_h + 0.45)),
-        squeeze=False,
-        dpi=dpi,
-    )
-    for index, ax in enumerate(axes.flat):
-        if index >= len(names):
-            ax.axis("off")
-            continue
-        name = names[index]
-        _show_mosaic(ax, mosaics[name], class_names if index % columns == 0 else None)
+    panel = (width * scale / DPI + 0.3, height * scale / DPI + 0.45)
+    fig, axes, starts = panel_grid(len(names), panel, columns, extra_width=0.9, dpi=DPI)
+    for ax, name in zip(axes, names, strict=True):
+        _show_mosaic(ax, mosaics[name], class_names if ax in starts else None)
         ax.set_title(name)
-    save_figure(fig, path, dpi=dpi)
+    save_figure(fig, path)
