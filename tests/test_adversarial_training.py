@@ -18,7 +18,8 @@ from advtail.losses.reat import (
     rbl_class_weights,
     tail_class_weights,
     tail_classes,
-    tail_feature_margin,
+    tail_term_code,
+    tail_term_paper,
 )
 from advtail.metrics.generation import counts_kl_to_uniform, kl_to_uniform
 from advtail.metrics.robustness import robust_metrics
@@ -184,26 +185,28 @@ def test_a_margin_inner_loss_cannot_take_rbl_weights():
         AdversarialExamples({**PGD_AT, "inner_loss": {"name": "cw", "weights": "rbl"}}, [4, 2])
 
 
-def test_tail_loss_adds_or_subtracts_the_margin():
+def test_tail_loss_adds_the_code_form_and_subtracts_the_paper_form():
     torch.manual_seed(0)
     counts = [120, 86, 61, 44, 31, 22, 16, 11, 8, 6]
     logits, features = torch.randn(32, 10), torch.randn(32, 16)
     labels = torch.arange(32) % 10
     base = BalancedSoftmaxLoss(counts)
-    margin = tail_feature_margin(
-        features,
-        labels,
-        torch.tensor(tail_class_weights(counts), dtype=torch.float32),
-        torch.as_tensor(tail_classes(counts)),
-    )
-    assert margin.abs() > 1e-3
+    omega = torch.tensor(tail_class_weights(counts), dtype=torch.float32)
+    is_tail = torch.as_tensor(tail_classes(counts))
+    code = tail_term_code(features, labels, omega, is_tail)
+    paper = tail_term_paper(features, labels, omega, is_tail, scale=5.0)
+    assert code.abs() > 1e-4 and paper.abs() > 1e-3
     plain = base(logits, labels)
-    added = TailFeatureMarginLoss(base, counts, 0.5, "add")(logits, labels, features=features)
-    taken = TailFeatureMarginLoss(base, counts, 0.5, "subtract")(logits, labels, features=features)
-    assert added.item() == pytest.approx((plain + 0.5 * margin).item(), rel=1e-6)
-    assert taken.item() == pytest.approx((plain - 0.5 * margin).item(), rel=1e-6)
+    added = TailFeatureMarginLoss(base, counts, 0.5, "code")(logits, labels, features=features)
+    taken = TailFeatureMarginLoss(base, counts, 0.5, "paper", scale=5.0)(
+        logits, labels, features=features
+    )
+    assert added.item() == pytest.approx((plain + 0.5 * code).item(), rel=1e-6)
+    assert taken.item() == pytest.approx((plain - 0.5 * paper).item(), rel=1e-6)
     with pytest.raises(ValueError, match="features"):
         TailFeatureMarginLoss(base, counts)(logits, labels)
+    with pytest.raises(ValueError, match="form"):
+        TailFeatureMarginLoss(base, counts, form="subtract")
 
 
 def test_counts_kl_matches_the_label_kl():

@@ -103,3 +103,25 @@ def test_save_refuses_non_canonical(tmp_path):
     with pytest.raises(DataFileError, match="shape"):
         save_image_set(tmp_path / "x.npz", bad)
     assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.bad_input
+def test_a_failed_write_names_the_file_and_keeps_the_earlier_one(tmp_path):
+    """A full disk while writing (ENOSPC, here raised by the writer) is one error naming
+    the file; the file that was there is unchanged and no temporary file is left."""
+    import errno
+
+    from advtail.data.arrays import atomic_write_bytes
+
+    path = tmp_path / "last.pt"
+    path.write_bytes(b"earlier")
+
+    def full_disk(handle):
+        handle.write(b"part")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(DataFileError) as caught:
+        atomic_write_bytes(path, full_disk)
+    assert str(caught.value).startswith(f"{path}: could not be written (No space left")
+    assert path.read_bytes() == b"earlier"
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]

@@ -381,7 +381,16 @@ def test_checkpoint_missing_keys_is_set_aside(tmp_path):
     assert not path.exists() and (tmp_path / "last.stale").exists()
 
 
-@pytest.mark.parametrize("payload", ["class", "garbage"])
+class _RunsCode:
+    """Unpickled, it would call os.getpid (a blocked module's function)."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.getpid, ())
+
+
+@pytest.mark.parametrize("payload", ["class", "code", "garbage"])
 def test_model_file_not_ours_says_so_without_advice_to_load_it_unsafely(tmp_path, payload):
     from advtail.nets.classifiers import load_classifier
 
@@ -389,6 +398,9 @@ def test_model_file_not_ours_says_so_without_advice_to_load_it_unsafely(tmp_path
     if payload == "class":
         torch.save({"kind": "classifier", "arch": ImageSet}, path)  # a pickled class
         cause = "Unsupported global"
+    elif payload == "code":
+        torch.save({"kind": "classifier", "arch": _RunsCode()}, path)
+        cause = "blocked"
     else:
         path.write_bytes(b"not a zip")
         cause = "torch.load"

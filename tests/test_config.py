@@ -21,6 +21,28 @@ def test_every_shipped_config_is_valid():
         validate_config(load_yaml(path), SCHEMA)
 
 
+def test_every_shipped_gan_config_builds_its_losses_after_defaults_are_filled():
+    """The schema fills defaults into every GAN's (and UAP prior GAN's) loss, class loss
+    and regularizer: each must still build (a default a constructor does not take
+    failed only inside the training job)."""
+    from advtail.config import UAP_PRIOR_GANS, uap_prior_gan_config
+    from advtail.losses.gan import build_class_loss, build_gan_objective
+    from advtail.training.robust_gan import build_discriminator_update
+
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        config = load_yaml(path)
+        validate_config(config, SCHEMA)
+        gans = list((config.get("gans") or {}).values())
+        uaps = config.get("uaps") or {}
+        for victim in uaps.get("victims", []):
+            gans += [uap_prior_gan_config(uaps, p, 0, victim) for p in UAP_PRIOR_GANS]
+        for gan in gans:
+            build_gan_objective(gan["loss"])
+            if gan.get("head") == "ac":
+                build_class_loss(gan.get("class_loss", {}))
+            build_discriminator_update(gan.get("robust"))
+
+
 def test_defaults_are_filled(default):
     del default["seed"]
     del default["subsets"]["lt20"]["seed"]
@@ -796,3 +818,57 @@ def test_robust_gan_comparison_and_discriminator_classifiers(default):
     # without a robust GAN there is nothing to compare
     del default["gans"]["robgan"], default["gans"]["fastrobgan"]
     assert robust_gan_comparison(default["gans"]) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (["seed"], 2**40),
+        (["seeds"], [0, 2**32]),
+        (["datasets", "digits", "split_seed"], 2**64),
+        (["subsets", "lt20", "seed"], 2**70),
+        (["classifiers", "ce_lt20", "seed"], [0, 2**70]),
+        (["gans", "cgan", "seed"], 2**32),
+        (["gans", "cgan", "samples", "seed"], 2**33),
+        (["robustness", "threats", "linf4", "seed"], 2**70),
+        (["uaps", "seeds"], [1099511627776]),
+        (["uaps", "prior_gan", "seed"], 2**40),
+    ],
+    ids=lambda v: ".".join(v) if isinstance(v, list) and isinstance(v[0], str) else None,
+)
+def test_every_seed_of_every_section_is_checked_at_start(default, path, value):
+    """One rule for every seed: [0, 2**32), the range of every generator the pipeline
+    seeds; the error names the key as written (before seed lists become entries)."""
+    set_at(default, path, value)
+    with pytest.raises(ConfigError, match=r"expected a seed in \[0, 4294967295\]") as caught:
+        validate_config(default, SCHEMA)
+    assert f"config key '{'.'.join(path)}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ["classifiers", "pgdat_lt20", "adversarial"],
+        ["gans", "robgan", "robust"],
+    ],
+    ids=["adversarial training", "robust gan"],
+)
+def test_an_attack_step_larger_than_its_budget_is_refused(default, path):
+    node = default
+    for part in path:
+        node = node[part]
+    node["step_size"] = "32/255"  # larger than the 16/255 budget
+    with pytest.raises(ConfigError, match=r"expected at most eps") as caught:
+        validate_config(default, SCHEMA)
+    assert f"config key '{'.'.join(path)}.step_size'" in str(caught.value)
+
+
+def test_a_threat_of_a_one_class_prior_classifier_is_refused(default):
+    """A classifier of the photo patches (one class) under attack added rows of robust
+    accuracy 1.0 to robustness.csv."""
+    default["classifiers"]["patch_clf"] = {**default["classifiers"]["ce_lt20"]}
+    default["classifiers"]["patch_clf"].update(subset="patches_all", select="last")
+    default["robustness"]["threats"]["linf4"]["classifiers"].append("patch_clf")
+    with pytest.raises(ConfigError, match="one-class prior") as caught:
+        validate_config(default, SCHEMA)
+    assert "config key 'robustness.threats.linf4.classifiers.6'" in str(caught.value)

@@ -323,6 +323,20 @@ def test_validation_log_without_validation_is_an_error(tmp_path):
         read_validation_log(tmp_path / "log.csv")
 
 
+@pytest.mark.bad_input
+def test_a_robust_gan_log_cut_to_its_header_is_an_error(tmp_path):
+    """A log.csv with its columns and no row gave a table row of empty cells."""
+    from advtail.stages.tables import read_log
+
+    columns = ("step", "d_forward", "d_backward", "step_seconds")
+    path = tmp_path / "log.csv"
+    path.write_text(",".join(columns) + "\n")
+    with pytest.raises(DataFileError, match="log.csv: has no logged rows"):
+        read_log(path, columns)
+    path.write_text(",".join(columns) + "\n1,2,2,0.1\n")
+    assert len(read_log(path, columns)) == 1
+
+
 def test_class_mosaic_lays_out_classes_pixel_for_pixel():
     from advtail.plots.grids import EMPTY, GAP, class_mosaic
 
@@ -352,7 +366,7 @@ def test_figures_record_their_smallest_text(tmp_path):
 
 
 def test_every_report_table_has_a_caption_and_a_rule_that_writes_it(repo):
-    from advtail.stages.table_views import REPORT_TABLES, report_table_pages
+    from advtail.workflow.catalog import REPORT_TABLES, report_table_pages
 
     rules = "".join(p.read_text() for p in (repo / "workflow/rules").glob("*.smk"))
     for name in REPORT_TABLES:

@@ -10,7 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from advtail.losses.class_balancing import ClassBalancingRegularizer
-from advtail.losses.gan import AuxiliaryClassifierLoss, GANObjective, build_gan_objective
+from advtail.losses.gan import (
+    AuxiliaryClassifierLoss,
+    GANObjective,
+    SplitClassifierLoss,
+    build_gan_objective,
+)
 from advtail.metrics.generation import kl_to_uniform
 from advtail.nets.discriminators import DCGANDiscriminator
 from advtail.nets.gans import DCGANGenerator
@@ -203,3 +208,129 @@ def test_cas_on_separable_data(tmp_path):
         )["cas_accuracy"]
     assert scores["samples"] > 0.95
     assert scores["shuffled"] < 0.5
+
+
+# ---------------------------------------------------------------- conditional generators
+
+
+def quadrant_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """8 x 8 images of 4 classes: class k lights quadrant k (uint8 NHWC), with noise."""
+    images = np.full((len(labels), 8, 8, 1), 30.0)
+    for i, k in enumerate(labels):
+        r, c = divmod(int(k), 2)
+        images[i, 4 * r : 4 * r + 4, 4 * c : 4 * c + 4] = 220.0
+    images += rng.normal(0, 15, images.shape)
+    return np.clip(images, 0, 255).astype(np.uint8)
+
+
+def quadrant_classifier(images: torch.Tensor) -> torch.Tensor:
+    """The class of [-1, 1] NCHW images by their brightest quadrant: it separates the
+    real quadrant images perfectly."""
+    quadrants = F.avg_pool2d(images, 4).flatten(1)  # (N, 4): rows then columns
+    return quadrants.argmax(1)
+
+
+class LabelBlindGenerator(DCGANGenerator):
+    """A conditional generator that ignores its labels (always draws with class 0's
+    embedding and gains): the control the agreement test must fail on."""
+
+    def forward(self, z, y=None):
+        return super().forward(z, torch.zeros_like(y))
+
+
+def label_agreement_after_training(generator_class, head: str, loss: str, class_loss=None):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), [64, 32, 16, 8])  # a long tail
+    images = quadrant_images(labels, rng)
+    real = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    assert (quadrant_classifier(real).numpy() == labels).all()  # perfectly separable
+    generator = generator_class(
+        resolution=8, channels=1, latent_dim=16, width=16, num_classes=4, label_embedding=16
+    )
+    discriminator = DCGANDiscriminator(resolution=8, channels=1, width=16, head=head, num_classes=4)
+    cfg = {**CFG, "steps": 150, "batch_size": 32}
+    trainer = GANTrainer(
+        generator,
+        discriminator,
+        build_gan_objective({"name": loss}),
+        cfg,
+        torch.device("cpu"),
+        class_loss=class_loss,
+    )
+    trainer.images, trainer.labels = torch.as_tensor(images), torch.as_tensor(labels)
+    for step in range(cfg["steps"]):
+        trainer.train_step(step)
+    wanted = torch.arange(400) % 4
+    generator.eval()
+    with torch.no_grad():
+        drawn = generator(torch.randn(400, 16), wanted)
+    return float((quadrant_classifier(drawn) == wanted).float().mean())
+
+
+@pytest.mark.parametrize(
+    ("head", "loss", "class_loss"),
+    [("projection", "hinge", None), ("ac", "relativistic", SplitClassifierLoss())],
+    ids=["cgan_projection", "ac_split"],
+)
+def test_a_conditional_generator_follows_its_labels(head, loss, class_loss):
+    """A few hundred steps on a problem a classifier separates perfectly: the generator
+    draws the class it is asked for; a generator that ignores y cannot (chance 0.25)."""
+    follows = label_agreement_after_training(DCGANGenerator, head, loss, class_loss)
+    blind = label_agreement_after_training(LabelBlindGenerator, head, loss, class_loss)
+    assert follows >= 0.9
+    assert blind <= 0.5
+
+
+class QuadrantAnnotator(torch.nn.Module):
+    """An annotator of the quadrant images: features are the quadrant means, the head
+    their identity (so its label is the brightest quadrant)."""
+
+    def features(self, x):
+        return F.avg_pool2d(x, 4).flatten(1)
+
+    def head(self, features):
+        return features
+
+
+class TemplateGenerator(torch.nn.Module):
+    """Draws noisy quadrant images: of class y (``follows``), or of a class drawn from z
+    whatever y is (the same images overall, blind to the label)."""
+
+    conditional, num_classes, latent_dim = True, 4, 4
+
+    def __init__(self, follows: bool):
+        super().__init__()
+        self.follows = follows
+
+    def sample_latent(self, n, generator=None, device="cpu"):
+        return torch.randn(n, self.latent_dim, generator=generator).to(device)
+
+    def forward(self, z, y):
+        k = y if self.follows else z.argmax(1)
+        rng = np.random.default_rng(int(z.abs().sum() * 1000) % 2**32)
+        images = quadrant_images(k.numpy(), rng)
+        return torch.as_tensor(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def test_validation_keeps_the_generator_that_follows_its_labels():
+    """The kept-generator score of a conditional GAN sees labels: two generators with the
+    same images overall (the same FID), one following y and one blind to it, score
+    FID / label agreement, and the blind one's agreement is chance."""
+    from advtail.metrics.generation import feature_statistics
+    from advtail.training.gan import AnnotatorValidation
+
+    rng = np.random.default_rng(5)
+    real = quadrant_images(np.arange(800) % 4, rng)
+    annotator = QuadrantAnnotator()
+    reference = feature_statistics(
+        annotator.features(torch.as_tensor(real).permute(0, 3, 1, 2).float() / 127.5 - 1)
+    )
+    validate = AnnotatorValidation(annotator, reference, 4, 400, 0, "cpu")
+    follows_score, follows = validate(TemplateGenerator(follows=True))
+    blind_score, blind = validate(TemplateGenerator(follows=False))
+    assert follows["val_label_agreement"] == 1.0
+    assert 0.15 < blind["val_label_agreement"] < 0.35
+    assert follows_score == pytest.approx(follows["val_fid_annotator"])
+    assert blind_score == pytest.approx(blind["val_fid_annotator"] / blind["val_label_agreement"])
+    assert blind_score > 2 * follows_score

@@ -59,7 +59,11 @@ def trainer(head="none", loss="relativistic", regularize=False, cfg=CFG):
     D = DCGANDiscriminator(
         resolution=8, channels=1, width=4, head=head, num_classes=4 if conditional else None
     )
-    regularizers = [ClassBalancingRegularizer(TinyClassifier(), 4, lam=1.0)] if regularize else []
+    regularizers = (
+        [ClassBalancingRegularizer(TinyClassifier(), 4, lam=1.0, form="paper")]
+        if regularize
+        else []
+    )
     return GANTrainer(
         G,
         D,

@@ -352,7 +352,7 @@ def test_a_perturbation_of_the_wrong_shape_names_its_file(tmp_path):
         load_perturbation(path, 16, 1)
     assert str(path) in str(info.value) and "(16, 16, 1)" in str(info.value)
     np.save(path, np.full((16, 16, 1), 0.5, dtype=np.float32))
-    with pytest.raises(DataFileError, match="exceeds its budget"):
+    with pytest.raises(DataFileError, match="exceeds the budget"):
         load_perturbation(path, 16, 1, eps01=0.1)
     path.write_text("not an array")
     with pytest.raises(DataFileError, match="not a perturbation array"):
@@ -408,3 +408,52 @@ def test_a_target_class_the_victim_lacks_is_a_config_error(tmp_path):
         "gap", cfg, victim, tmp_path / "v.npy", tmp_path / "m.json", crafting, device="cpu"
     )
     assert meta["crafting_images"] == 8 and np.load(tmp_path / "v.npy").shape == (8, 8, 1)
+
+
+@pytest.mark.bad_input
+def test_a_perturbation_of_another_dtype_names_its_file(tmp_path):
+    path = tmp_path / "perturbation.npy"
+    for array in (np.full((16, 16, 1), "a"), np.zeros((16, 16, 1), dtype=np.int64)):
+        np.save(path, array)
+        with pytest.raises(DataFileError, match="dtype") as info:
+            load_perturbation(path, 16, 1)
+        assert str(path) in str(info.value)
+
+
+@pytest.mark.bad_input
+def test_uap_table_checks_every_sidecar_and_the_configured_budget(tmp_path):
+    """A meta that is a list, lacks eps or has eps 'abc' is one error naming the file; a
+    perturbation crafted at another budget than the configured one is refused even when
+    its meta claims it (its array is then held to the configured budget by
+    load_perturbation); all before any model is loaded."""
+    from advtail.stages.uap_evaluation import uap_tables
+
+    delta = tmp_path / "perturbation.npy"
+    np.save(delta, np.full((16, 16, 1), 4 * 32 / 255, dtype=np.float32))
+    meta = tmp_path / "meta.json"
+
+    def table(eps="32/255"):
+        return uap_tables(
+            [delta],
+            [meta],
+            [0],
+            ["victim"],
+            ["random"],
+            ["absent.pt"],
+            "absent.npz",
+            tmp_path / "t.csv",
+            tmp_path / "p.csv",
+            tmp_path / "s.csv",
+            eps=eps,
+        )
+
+    for text, words in (
+        ("[1, 2]", "JSON object"),
+        ('{"method": "random"}', "no 'eps'"),
+        ('{"eps": "abc"}', "not a budget"),
+        ('{"eps": "128/255"}', "the config's uaps.eps is 32/255"),
+    ):
+        meta.write_text(text)
+        with pytest.raises(DataFileError, match=words) as info:
+            table()
+        assert str(meta) in str(info.value)

@@ -135,8 +135,9 @@ ROBUSTNESS_JOBS = {
 }
 UAP_METHODS = ("data_free", "entropy_only", "prior_images", "data_driven", "deepfool", "random")
 UAP_JOBS = {
-    "train_prior_gan": 2,  # regularized (data-free) and entropy only
-    "sample_prior_gan": 2,
+    # regularized (data-free) and entropy only, each victim in the loop of its own pair
+    "train_prior_gan": 6,
+    "sample_prior_gan": 6,
     **{f"craft_uap_{method}": 3 for method in UAP_METHODS},  # against 3 victims
     "uap_table": 1,
     **{f"figure_uap_{name}": 1 for name in ("perturbations", "fooling_rate", "transfer")},
@@ -237,7 +238,7 @@ def test_editing_the_gan_networks_retrains_no_classifier(workdir, tmp_path):
     # and the discriminators fine-tuned with their generators' images
     assert planned["finetune_discriminator"] == 2
     # the UAP prior GANs and what is crafted from their samples, nothing else
-    assert planned["train_prior_gan"] == 2 and planned["craft_uap_data_free"] == 3
+    assert planned["train_prior_gan"] == 6 and planned["craft_uap_data_free"] == 3
     assert not {"craft_uap_data_driven", "craft_uap_deepfool", "craft_uap_random"} & set(planned)
 
 
@@ -462,9 +463,9 @@ def test_robust_gan_outputs(workdir):
     table = pd.read_csv(workdir / "results/tables/robust_gans.csv").set_index("gan")
     assert sorted(table.index) == ["acgan", "fastrobgan", "robgan"]
     assert table["robust"].to_dict() == {"acgan": "none", "fastrobgan": "free", "robgan": "pgd"}
-    # passes through D per generator step: AC-GAN real + fake; Rob-GAN 5 D steps x (the
+    # passes through D per generator step: AC-GAN real + fake; Rob-GAN 2 D steps x (the
     # fast config's 2 PGD steps + real + fake); Fast-RobGAN M = 2 x (real + fake)
-    assert table["d_forward_per_step"].to_dict() == {"acgan": 2, "fastrobgan": 4, "robgan": 20}
+    assert table["d_forward_per_step"].to_dict() == {"acgan": 2, "fastrobgan": 4, "robgan": 8}
     assert (table["d_backward_per_step"] == table["d_forward_per_step"]).all()
     assert (table["seconds_per_step"] > 0).all() and table["best_val_fid"].notna().all()
     folder = workdir / "results/gans/digits/lt20/robgan"
@@ -482,7 +483,11 @@ def test_robust_gan_outputs(workdir):
 
 
 def test_uap_outputs(workdir):
-    prior = workdir / "results/uaps/prior_gans/seed0"
+    # each victim's data-free perturbation is crafted from the prior GANs of its own loop
+    prior = workdir / "results/uaps/prior_gans/seed0/ce_lt20"
+    for victim in ("ldam_drw_lt20", "pgdat_lt20"):
+        samples = json.loads((prior.parent / victim / "regularized/samples.json").read_text())
+        assert f"/{victim}/model.pt" in samples["labelled_by"]
     for gan in ("regularized", "entropy_only"):
         assert {"generator.pt", "snapshots.pt", "cycles.csv", "samples.npz", "samples.json"} <= {
             p.name for p in (prior / gan).iterdir()
@@ -504,6 +509,9 @@ def test_uap_outputs(workdir):
     drop = table["clean_accuracy"] - table["accuracy"]
     assert (drop <= table["fooling_rate"] + 1e-9).all()
     assert table.loc[table["method"] == "random", "classes_covered"].isna().all()
+    fed = table[table["method"].isin(["data_free", "entropy_only"])]
+    assert (fed["prior_in_loop"] == fed["crafted_on"]).all()
+    assert table.loc[~table.index.isin(fed.index), "prior_in_loop"].isna().all()
     per_class = pd.read_csv(workdir / "results/tables/uap_per_class.csv")
     assert len(per_class) == len(table) * 10
     for method in UAP_METHODS:
@@ -759,8 +767,8 @@ def test_uap_config_plans_gpu_jobs_on_slurm():
         REPO, "-n", "--profile", "profiles/slurm", "--configfile", "config/cifar10_uap.yaml"
     )
     planned = planned_jobs(result)
-    # 3 seeds: 2 prior GANs each; 6 methods x 3 victims each; one table, 3 figures
-    assert planned["train_prior_gan"] == planned["sample_prior_gan"] == 6
+    # 3 seeds: 2 prior GANs per victim each; 6 methods x 3 victims each; one table, 3 figures
+    assert planned["train_prior_gan"] == planned["sample_prior_gan"] == 18
     assert all(planned[f"craft_uap_{method}"] == 9 for method in UAP_METHODS)
     assert planned["train_classifier"] == 3 and planned["uap_table"] == 1
     for name, resources in job_resources(result):

@@ -364,7 +364,7 @@ def _check_classifiers(classifiers: dict, subsets: dict, datasets: dict, variant
 
 def _check_budget_key(key: str, value) -> None:
     """A budget (eps, step size) on the [0, 1] scale, in (0, 1]: else one line naming ``key``."""
-    from advtail.attacks.threats import check_budget
+    from advtail.attacks.names import check_budget
 
     try:
         check_budget(value)
@@ -384,12 +384,13 @@ def is_long_tailed(subset: str, subsets: dict) -> bool:
 
 
 def _check_adversarial(cfg: dict, key: str, classifier: dict, subsets: dict, variants) -> None:
-    from advtail.training.adversarial import WEIGHTED_INNER_LOSSES
+    from advtail.attacks.names import WEIGHTED_INNER_LOSSES
 
     _check_variant(cfg, key, variants["adversarial"], "attack", "training attack")
     for part in ("eps", "step_size"):
         if part in cfg:
             _check_budget_key(f"{key}.{part}", cfg[part])
+    _check_step_within_budget(cfg, key)
     inner = cfg.get("inner_loss", {})
     weights = inner.get("weights", "none")
     if weights != "none" and inner.get("name", "ce") not in WEIGHTED_INNER_LOSSES:
@@ -408,6 +409,19 @@ def _check_adversarial(cfg: dict, key: str, classifier: dict, subsets: dict, var
             f"is not long-tailed (profile exponential or step)",
             has_value=False,
         )
+
+
+def _check_step_within_budget(cfg: dict, key: str) -> None:
+    """An attack's ascent step is at most its budget (a larger step only lands on the
+    projection's boundary: almost surely a typo, e.g. 32/255 at 16/255)."""
+    from advtail.attacks.budgets import budget_value
+
+    if "step_size" in cfg and "eps" in cfg:
+        step, eps = budget_value(cfg["step_size"]), budget_value(cfg["eps"])
+        if step > eps * (1 + 1e-9):
+            raise ConfigError(
+                f"{key}.step_size", f"expected at most eps ({cfg['eps']})", cfg["step_size"]
+            )
 
 
 def _classifier_of(key: str, name: str, classifiers: dict, subsets: dict, dataset: str) -> None:
@@ -451,14 +465,21 @@ def gan_annotator(gan: dict, classifiers: dict, subsets: dict) -> str | None:
 
 def gan_cas_classifier(gan: dict, classifiers: dict, subsets: dict) -> str | None:
     """The classifier recipe of a GAN's classification accuracy score: its ``cas``, else
-    the role-cas classifier of the dataset (trained on the GAN's samples instead)."""
+    the role-cas classifier of the dataset (trained on the GAN's samples instead); None
+    for ``cas: none`` (no score)."""
+    if gan.get("cas") == NO_CAS:
+        return None
     return _gan_role_classifier("cas", "cas", gan, classifiers, subsets)
+
+
+# a GAN's ``cas`` value that turns its classification accuracy score off
+NO_CAS = "none"
 
 
 def _check_robust_gan(cfg: dict, key: str, variants: dict) -> None:
     """A robust GAN's discriminator round: an ac head, a budget, an objective the attack
     can ascend on the reals alone."""
-    from advtail.losses.gan import SEPARABLE_OBJECTIVES
+    from advtail.losses.names import SEPARABLE_OBJECTIVES
 
     robust = cfg["robust"]
     if cfg.get("head", "none") != "ac":
@@ -472,6 +493,7 @@ def _check_robust_gan(cfg: dict, key: str, variants: dict) -> None:
     for part in ("eps", "step_size"):
         if part in robust:
             _check_budget_key(f"{key}.robust.{part}", robust[part])
+    _check_step_within_budget(robust, f"{key}.robust")
     if robust["attack"] == "pgd" and cfg["loss"]["name"] not in SEPARABLE_OBJECTIVES:
         raise ConfigError(
             f"{key}.loss.name",
@@ -564,7 +586,7 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict, variants: dict) ->
                 dataset,
             )
         for role in ("labeller", "annotator", "cas"):
-            if cfg.get(role):
+            if cfg.get(role) and not (role == "cas" and cfg[role] == NO_CAS):
                 _classifier_of(f"{key}.{role}", cfg[role], classifiers, subsets, dataset)
         conditional = cfg.get("head", "none") != "none"
         if not conditional and gan_labeller(cfg, classifiers) is None:
@@ -588,10 +610,28 @@ def _check_gans(gans: dict, classifiers: dict, subsets: dict, variants: dict) ->
                 "used by loss 'wgan_gp' only",
                 cfg["loss"]["penalty_weight"],
             )
+        if cfg["loss"]["name"] == "relativistic" and "real_weight" in cfg["loss"]:
+            raise ConfigError(
+                f"{key}.loss.real_weight",
+                "the relativistic loss has no separate real term; used by hinge, "
+                "non_saturating and wgan_gp",
+                cfg["loss"]["real_weight"],
+            )
+        if not conditional and ("fake_labels" in cfg or "label_embedding" in cfg["arch"]):
+            what = "fake_labels" if "fake_labels" in cfg else "arch.label_embedding"
+            raise ConfigError(
+                f"{key}.{what}",
+                "used by conditional GANs only (head ac or projection)",
+                has_value=False,
+            )
 
 
-def _check_robustness(robustness: dict, classifiers: dict) -> None:
-    from advtail.attacks.threats import attack_steps
+# sources of one unlabelled class (priors for universal perturbations): nothing to attack
+ONE_CLASS_SOURCES = ("patches",)
+
+
+def _check_robustness(robustness: dict, classifiers: dict, subsets: dict, datasets: dict) -> None:
+    from advtail.attacks.names import attack_steps
 
     threats = robustness.get("threats") or {}
     for name, threat in threats.items():
@@ -604,6 +644,14 @@ def _check_robustness(robustness: dict, classifiers: dict) -> None:
                 raise ConfigError(f"{key}.attacks.{i}", str(err), has_value=False) from None
         for i, classifier in enumerate(threat["classifiers"]):
             _require_defined(f"{key}.classifiers.{i}", classifier, classifiers, "classifiers")
+            dataset = subsets[classifiers[classifier]["subset"]]["dataset"]
+            if datasets[dataset]["source"] in ONE_CLASS_SOURCES:
+                raise ConfigError(
+                    f"{key}.classifiers.{i}",
+                    f"expected a classifier of a labelled data set; '{classifier}' learnt "
+                    f"'{dataset}', a one-class prior (source {datasets[dataset]['source']})",
+                    classifier,
+                )
     figures = robustness.get("figures") or {}
     if figures.get("threat") is not None:
         _require_defined("robustness.figures.threat", figures["threat"], threats, "threats")
@@ -638,7 +686,8 @@ def _check_uaps(uaps: dict, classifiers: dict, subsets: dict, datasets: dict) ->
     dataset = subsets[classifiers[victims[0]]["subset"]]["dataset"]
     for i, name in enumerate(victims):
         _classifier_of(f"{key}.victims.{i}", name, classifiers, subsets, dataset)
-    _classifier_of(f"{key}.in_loop", uap_in_loop(uaps), classifiers, subsets, dataset)
+    if uaps.get("in_loop"):
+        _classifier_of(f"{key}.in_loop", uaps["in_loop"], classifiers, subsets, dataset)
     _check_budget_key(f"{key}.eps", uaps.get("eps", "10/255"))
     skip = (uaps.get("gap") or {}).get("skip_gradient")
     if skip is not None:
@@ -693,9 +742,17 @@ def _check_uaps(uaps: dict, classifiers: dict, subsets: dict, datasets: dict) ->
         )
 
 
-def uap_in_loop(uaps: dict) -> str:
-    """The victim in the prior GAN's loop: configured, else the first victim."""
-    return uaps.get("in_loop") or uaps["victims"][0]
+def uap_prior_victim(uaps: dict, victim: str) -> str:
+    """The classifier in the loop of the prior GANs whose samples craft ``victim``'s
+    perturbations: the victim itself (CBGAN 4.3: the prior GAN is trained with the
+    target classifier in its loop), or ``uaps.in_loop`` where one prior GAN is to serve
+    every victim (the others' data-free rows are then transfers from it)."""
+    return uaps.get("in_loop") or victim
+
+
+def uap_prior_victims(uaps: dict) -> list[str]:
+    """Every classifier that has prior GANs of its own, in victim order."""
+    return list(dict.fromkeys(uap_prior_victim(uaps, v) for v in uaps.get("victims") or []))
 
 
 # the UAP stage's prior GANs: both minimise the entropy term; "regularized" adds the
@@ -703,10 +760,11 @@ def uap_in_loop(uaps: dict) -> str:
 UAP_PRIOR_GANS = ("regularized", "entropy_only")
 
 
-def uap_prior_gan_config(uaps: dict, prior: str, seed: int) -> dict:
-    """The GAN trainer's config of prior GAN ``prior`` at ``seed``: the prior GAN's
-    settings, the entropy term (CBGAN Eq. 11) and, for ``regularized``, the
-    class-balancing regularizer on the in-loop victim (Eq. 10)."""
+def uap_prior_gan_config(uaps: dict, prior: str, seed: int, in_loop: str) -> dict:
+    """The GAN trainer's config of prior GAN ``prior`` at ``seed`` with classifier
+    ``in_loop`` in its loop: the prior GAN's settings, the entropy term (CBGAN Eq. 11)
+    and, for ``regularized``, the class-balancing regularizer on that classifier
+    (Eq. 10)."""
     if prior not in UAP_PRIOR_GANS:
         raise ValueError(f"unknown prior GAN {prior!r}; expected one of {UAP_PRIOR_GANS}")
     cfg = {**uaps["prior_gan"], "seed": seed}
@@ -714,7 +772,7 @@ def uap_prior_gan_config(uaps: dict, prior: str, seed: int) -> dict:
     if prior == "regularized":
         cfg["regularizer"] = {
             "name": "class_balancing",
-            "classifier": uap_in_loop(uaps),
+            "classifier": in_loop,
             **uaps["regularizer"],
         }
     return cfg
@@ -765,6 +823,36 @@ def figure_attack(robustness: dict) -> str | None:
     return "pgd20" if "pgd20" in attacks else attacks[-1]
 
 
+# every generator the pipeline seeds (torch, numpy, Python's) takes a seed in [0, 2**32)
+MAX_SEED = 2**32 - 1
+# the keys that hold a seed or a list of seeds, in any section
+SEED_KEYS = ("seed", "seeds", "split_seed")
+
+
+def check_seeds(config: dict) -> None:
+    """Every seed of every section (any key of :data:`SEED_KEYS`, at any depth: dataset
+    splits, subsets, classifiers, GANs and their samples, threats, universal
+    perturbations) lies in [0, 2**32). Checked before seeds are expanded into entries, so
+    the error names the key as written."""
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                where = f"{path}.{key}" if path else str(key)
+                if key in SEED_KEYS:
+                    for seed in value if isinstance(value, list) else [value]:
+                        if isinstance(seed, int) and not 0 <= seed <= MAX_SEED:
+                            raise ConfigError(
+                                where, f"expected a seed in [0, {MAX_SEED}] (2**32 - 1)", seed
+                            )
+                walk(value, where)
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{path}.{i}")
+
+    walk(config, "")
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and its cross-references; fill defaults.
 
@@ -787,6 +875,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise _error_to_config_error(best)
+    check_seeds(config)
     variants = schema_variants(schema)
     _check_datasets(config["datasets"], variants)
     _check_subsets(config["subsets"], config["datasets"], variants)
@@ -795,7 +884,12 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     )
     _check_gans(config.get("gans", {}), config.get("classifiers", {}), config["subsets"], variants)
     _check_finetuned(config.get("classifiers", {}), config.get("gans", {}), config["subsets"])
-    _check_robustness(config.get("robustness") or {}, config.get("classifiers", {}))
+    _check_robustness(
+        config.get("robustness") or {},
+        config.get("classifiers", {}),
+        config["subsets"],
+        config["datasets"],
+    )
     _fill_defaults(config, schema, schema)
     _check_uaps(
         config.get("uaps") or {},
@@ -916,7 +1010,7 @@ def expand_seeds(config: dict) -> dict:
     # victim is its first seed
     uaps = config.get("uaps") or {}
     if uaps:
-        in_loop = uap_in_loop(uaps)
+        in_loop = uaps.get("in_loop")
         if in_loop in seeded["classifiers"]:
             uaps["in_loop"] = replicate_name(in_loop, seeded["classifiers"][in_loop][0])
         uaps["victims"] = every_seed(uaps["victims"], seeded["classifiers"])

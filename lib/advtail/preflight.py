@@ -27,9 +27,6 @@ from advtail.errors import ConfigError
 DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
 # Train images per class of the CIFAR python releases (50,000 train images).
 CIFAR_TRAIN_PER_CLASS = {"cifar10": (10, 5000), "cifar100": (100, 500)}
-# Integers a seed may take: numpy's legacy generator and torch.manual_seed both accept
-# [0, 2**32) for every value the pipeline derives from a seed.
-MAX_SEED = 2**32 - 1
 GIB = 2**30
 
 
@@ -69,27 +66,6 @@ def check_sources(config: dict) -> None:
         if cfg["dataset"] in available:
             # the job's own count rule, run now (its errors name the subset's keys)
             target_counts(name, config["subsets"], available[cfg["dataset"]])
-
-
-def check_seeds(config: dict) -> None:
-    """Every seed lies in [0, 2**32), the range every generator the pipeline seeds takes."""
-
-    def check(key: str, value) -> None:
-        for seed in value if isinstance(value, list) else [value]:
-            if isinstance(seed, int) and seed > MAX_SEED:
-                raise ConfigError(key, f"expected a seed <= {MAX_SEED} (2**32 - 1)", seed)
-
-    check("seed", config.get("seed", 0))
-    check("seeds", config.get("seeds") or [])
-    for name, cfg in config["datasets"].items():
-        check(f"datasets.{name}.split_seed", cfg.get("split_seed", 0))
-    for name, cfg in config["subsets"].items():
-        check(f"subsets.{name}.seed", cfg.get("seed", 0))
-    for section in ("classifiers", "gans"):
-        for name, cfg in (config.get(section) or {}).items():
-            check(f"{section}.{name}.seed", cfg.get("seed", 0))
-    for name, cfg in (config.get("gans") or {}).items():
-        check(f"gans.{name}.samples.seed", cfg.get("samples", {}).get("seed", 0))
 
 
 def visible_gpu_memory() -> int | None:
@@ -170,7 +146,6 @@ def preflight(config: dict, *, jobs_run_here: bool = True) -> None:
     ``jobs_run_here``: jobs run on this machine, so its devices and memory are theirs
     (false when an executor sends them to cluster nodes, which check on arrival).
     """
-    check_seeds(config)
     check_sources(config)
     if not jobs_run_here:
         return

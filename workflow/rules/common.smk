@@ -24,8 +24,9 @@ from advtail.config import (
     gan_labeller,
     load_yaml,
     robust_gan_comparison,
-    uap_in_loop,
     uap_prior_gan_config,
+    uap_prior_victim,
+    uap_prior_victims,
     validate_config,
     UAP_PRIOR_GANS,
 )
@@ -35,10 +36,13 @@ from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
 from advtail.preflight import check_sidecars, preflight
-from advtail.stages.robustness_figures import ROBUSTNESS_FIGURES
-from advtail.stages.craft_uap import UAP_METHODS
-from advtail.stages.uap_evaluation import UAP_FIGURES
-from advtail.stages.table_views import REPORT_TABLES, report_table_pages
+from advtail.workflow.catalog import (
+    REPORT_TABLES,
+    ROBUSTNESS_FIGURES,
+    UAP_FIGURES,
+    UAP_METHODS,
+    report_table_pages,
+)
 from advtail.workflow.execution import jobs_run_here
 
 try:
@@ -313,8 +317,23 @@ def uap_victim_model(wildcards):
     return classifier_model(wildcards.victim)
 
 
+# the classifiers with prior GANs of their own (each victim, or uaps.in_loop alone)
+UAP_PRIOR_VICTIMS = uap_prior_victims(UAPS)
+
+
 def uap_in_loop_model(wildcards):
-    return classifier_model(uap_in_loop(UAPS))
+    return classifier_model(wildcards.in_loop)
+
+
+def uap_prior_samples(prior):
+    """The samples of prior GAN ``prior`` whose loop held the wildcards' victim (or
+    uaps.in_loop)."""
+
+    def samples(wildcards):
+        in_loop = uap_prior_victim(UAPS, wildcards.victim)
+        return f"results/uaps/prior_gans/seed{wildcards.seed}/{in_loop}/{prior}/samples.npz"
+
+    return samples
 
 
 def uap_prior_subset_file(wildcards):
@@ -335,7 +354,11 @@ def uap_test_file(wildcards):
 
 
 def uap_prior_gan_cfg(wildcards):
-    return canonical(uap_prior_gan_config(UAPS, wildcards.gan, int(wildcards.seed)))
+    return canonical(
+        uap_prior_gan_config(
+            UAPS, wildcards.gan, int(wildcards.seed), wildcards.in_loop
+        )
+    )
 
 
 def uap_settings(*keys):

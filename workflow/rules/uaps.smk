@@ -1,7 +1,8 @@
-# Universal adversarial perturbations (CBGAN section 4.3): two prior GANs trained on
-# images the victims never saw with a victim in the loop (rule train_gan's script, here
-# with snapshots of the last cycles), their samples, six crafting methods (each a rule),
-# every perturbation evaluated on every victim (the transfer matrix), three figures.
+# Universal adversarial perturbations (CBGAN section 4.3): two prior GANs per victim,
+# trained on images the victims never saw with that victim in the loop (rule train_gan's
+# script, here with snapshots of the last cycles; uaps.in_loop: one pair for all), their
+# samples, six crafting methods (each a rule), every perturbation evaluated on every
+# victim (the transfer matrix), three figures.
 
 
 use rule train_gan as train_prior_gan with:
@@ -13,20 +14,21 @@ use rule train_gan as train_prior_gan with:
         annotator=[],
         reference_stats=[],
     output:
-        generator="results/uaps/prior_gans/seed{seed}/{gan}/generator.pt",
-        discriminator="results/uaps/prior_gans/seed{seed}/{gan}/discriminator.pt",
-        snapshots="results/uaps/prior_gans/seed{seed}/{gan}/snapshots.pt",
-        log_csv="results/uaps/prior_gans/seed{seed}/{gan}/log.csv",
-        cycles="results/uaps/prior_gans/seed{seed}/{gan}/cycles.csv",
-        meta="results/uaps/prior_gans/seed{seed}/{gan}/meta.json",
+        generator="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/generator.pt",
+        discriminator="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/discriminator.pt",
+        snapshots="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/snapshots.pt",
+        log_csv="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/log.csv",
+        cycles="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/cycles.csv",
+        meta="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/meta.json",
     log:
-        "results/logs/train_prior_gan/seed{seed}/{gan}.log",
+        "results/logs/train_prior_gan/seed{seed}/{in_loop}/{gan}.log",
     wildcard_constraints:
         gan=names_pattern(UAP_PRIOR_GANS),
+        in_loop=names_pattern(UAP_PRIOR_VICTIMS),
         seed=r"\d+",
     params:
         cfg=uap_prior_gan_cfg,
-        checkpoint="results/checkpoints/uaps/prior_gans/seed{seed}/{gan}/last.pt",
+        checkpoint="results/checkpoints/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/last.pt",
         prior=True,
 
 
@@ -36,12 +38,13 @@ rule sample_prior_gan:
         snapshots=rules.train_prior_gan.output.snapshots,
         victim=uap_in_loop_model,
     output:
-        samples="results/uaps/prior_gans/seed{seed}/{gan}/samples.npz",
-        meta="results/uaps/prior_gans/seed{seed}/{gan}/samples.json",
+        samples="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/samples.npz",
+        meta="results/uaps/prior_gans/seed{seed}/{in_loop}/{gan}/samples.json",
     log:
-        "results/logs/sample_prior_gan/seed{seed}/{gan}.log",
+        "results/logs/sample_prior_gan/seed{seed}/{in_loop}/{gan}.log",
     wildcard_constraints:
         gan=names_pattern(UAP_PRIOR_GANS),
+        in_loop=names_pattern(UAP_PRIOR_VICTIMS),
         seed=r"\d+",
     conda:
         ENV
@@ -61,7 +64,7 @@ rule craft_uap_data_free:
     input:
         lib=lib_sources("craft_uap.py"),
         victim=uap_victim_model,
-        crafting="results/uaps/prior_gans/seed{seed}/regularized/samples.npz",
+        crafting=uap_prior_samples("regularized"),
     output:
         perturbation="results/uaps/seed{seed}/{victim}/data_free/perturbation.npy",
         meta="results/uaps/seed{seed}/{victim}/data_free/meta.json",
@@ -89,7 +92,7 @@ use rule craft_uap_data_free as craft_uap_entropy_only with:
     input:
         lib=lib_sources("craft_uap.py"),
         victim=uap_victim_model,
-        crafting="results/uaps/prior_gans/seed{seed}/entropy_only/samples.npz",
+        crafting=uap_prior_samples("entropy_only"),
     output:
         perturbation="results/uaps/seed{seed}/{victim}/entropy_only/perturbation.npy",
         meta="results/uaps/seed{seed}/{victim}/entropy_only/meta.json",
@@ -188,6 +191,7 @@ rule uap_table:
         seeds=UAP_SEEDS,
         victims=UAP_VICTIMS,
         methods=list(UAP_METHODS),
+        eps=UAPS.get("eps"),
     script:
         "../scripts/uap_table.py"
 

@@ -17,4 +17,5 @@ with rule_log(snakemake.log[0]):
         snakemake.output.summary,
         device=snakemake.config["device"],
         threads=snakemake.threads,
+        eps=snakemake.params.eps,
     )

@@ -10,42 +10,17 @@ PGD-100, and CW-100 with eps / 4; reference notes "PGD").
 
 from __future__ import annotations
 
-import re
-
 from advtail import __version__
 from advtail.attacks.autoattack import AutoAttack
 from advtail.attacks.base import Attack
-from advtail.attacks.budgets import SCALE, budget_value, to_model_scale
+from advtail.attacks.budgets import SCALE, to_model_scale
 from advtail.attacks.deepfool import DeepFool
 from advtail.attacks.gradient import FGSM, NORMS, PGD
 from advtail.attacks.losses import cross_entropy, cw_margin
+from advtail.attacks.names import attack_steps, check_budget
 
-ATTACK_NAMES = "clean, fgsm, pgd<steps> (e.g. pgd20), cw<steps> (e.g. cw100), deepfool, autoattack"
-_NAME = re.compile(r"^(?:(clean|fgsm|deepfool|autoattack)|(pgd|cw)(?P<steps>\d+))$")
 # the attacks of the package itself, named with its version in every result
 OWN_LIBRARY = f"advtail {__version__}"
-
-
-def attack_steps(name: str) -> int | None:
-    """The step count a PGD or CW attack name carries (None for the others). Raises
-    ValueError for a name that is none of :data:`ATTACK_NAMES`, or fewer than 1 step."""
-    match = _NAME.match(str(name))
-    if match is None:
-        raise ValueError(f"unknown attack {name!r}; expected one of {ATTACK_NAMES}")
-    if match["steps"] is None:
-        return None
-    steps = int(match["steps"])
-    if steps < 1:
-        raise ValueError(f"attack {name!r} has {steps} steps; expected at least 1")
-    return steps
-
-
-def check_budget(eps) -> float:
-    """eps on the [0, 1] scale as a number in (0, 1]; ValueError otherwise."""
-    value = budget_value(eps)
-    if not 0 < value <= 1:
-        raise ValueError(f"expected a budget in (0, 1] on the [0, 1] pixel scale, got {eps!r}")
-    return value
 
 
 def build_attack(

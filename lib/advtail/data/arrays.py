@@ -70,18 +70,27 @@ def file_sha256(path: str | Path) -> str:
 
 
 def atomic_write_bytes(path: str | Path, write) -> None:
-    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it into place."""
+    """Call ``write(handle)`` on a temporary file next to ``path``, then rename it into place.
+
+    A failed write (a full disk, a read-only folder) leaves any earlier file at ``path``
+    as it was and is one :class:`DataFileError` naming ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as err:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            reason = err.strerror or str(err)
+            raise DataFileError(
+                path, f"could not be written ({reason}); any earlier file is unchanged"
+            ) from None
         raise
 
 

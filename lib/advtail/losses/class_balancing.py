@@ -21,30 +21,27 @@ The two forms, side by side:
 N_k update         N_k <- (1 - alpha) N_k + c_k            N_k <- max(0.5 N_k + 0.5 c_k, 1)
 start              N_k = 1, first cycle from 0 counts      N_k = 50, first cycle seeded
                                                            with 512 counts per class
-raw weight         sum_j N_j / N_k  (1 / Nhat_k, Eq. 6)    (1/N_k) / sum_j (1/N_j) * K
+weight w_k         sum_j N_j / max(N_k, floor * mean N)    (1/N_k) / sum_j (1/N_j) * K
+                   (1 / Nhat_k, Eq. 6, unnormalised)       (sums to K)
 lambda_eff         lambda / K                              lambda
 =================  ======================================  ==============================
 
-**The bound.** The paper's raw weight sum_j N_j / N_k is unbounded: a class absent from
-a cycle gets N_k = 0.5 and halves every further cycle, so its multiplier grows without
-limit (a digits run collapsed this way: the generator chased the classifier and the
-discriminator won). The code form's weights sum to K, so no class's multiplier exceeds
-lambda * K. Here the paper form's weights are rescaled to the sum they have for a
-balanced generator (K per class, K^2 in all):
-
-    w_k = K^2 * (1/N_k) / sum_j (1/N_j)
-
-which leaves them unchanged whenever the generator is balanced (so lambda means what it
-means in the paper there) and caps every class's multiplier lambda_eff * w_k at
-lambda * K, the code form's cap. Both forms are therefore bounded; they still differ in
-how N_k moves (the code form's clamp and 512-count first cycle smooth the first cycles,
-the paper form reacts to one cycle at full strength). The raw paper form would push
-(sum N)(sum 1/N) / K^2 times as hard as the code form on identical counts: 1.0 for a
-balanced generator, 6.2 when the shares follow a rho-100 profile, and without limit as a
-class vanishes.
+The code form (the default: it made the paper's numbers) normalises its weights to sum
+K, so no class's multiplier exceeds lambda K however unbalanced the generator. The paper
+form keeps Eq. 6's unnormalised 1 / Nhat_k, so it pushes (sum N)(sum 1/N) / K^2 times as
+hard as the code form on identical counts: 1 for a balanced generator, 1.67 when the
+generated shares follow a rho-10 profile, 6.2 for rho 100. Taken literally it is
+unbounded: a class absent from a cycle gets N_k = 0.5 and halves every further cycle, so
+its weight grows without limit (a digits run collapsed this way: the generator chased
+the classifier and the discriminator won). Our bound is a floor on N_k at ``floor``
+times the mean N (default 0.1): it changes no weight while every class keeps a tenth of
+the mean share (1% of the samples for K = 10), and caps the multiplier lambda_eff w_k at
+lambda / floor (10 lambda, the code form's cap for K = 10). The floor is ours, not the
+paper's.
 
 ``fixed`` holds N_k constant (paper Fig. 1b: a very large N_k for one class pushes its
-share down, a very small one pushes it up).
+share down, a very small one pushes it up); the paper form then takes the fixed N_k as
+written, without the floor (they cannot vanish).
 """
 
 from __future__ import annotations
@@ -61,18 +58,22 @@ class EffectiveClassFrequency:
     def __init__(
         self,
         num_classes: int,
-        form: str = "paper",
+        form: str = "code",
         alpha: float = 0.5,
         initial=None,
         fixed: bool = False,
         first_cycle_counts: float | None = None,
+        floor: float = 0.1,
     ):
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        if not 0 < floor <= 1:
+            raise ValueError(f"floor must lie in (0, 1], got {floor}")
         self.num_classes = num_classes
         self.form = form
         self.alpha = alpha
         self.fixed = fixed
+        self.floor = floor
         default_initial = 50.0 if form == "code" else 1.0
         if initial is None:
             initial = np.full(num_classes, default_initial)
@@ -109,15 +110,16 @@ class EffectiveClassFrequency:
         return self.frequency / self.frequency.sum()
 
     def weights(self) -> np.ndarray:
-        """Class weights w_k of the regularizer, bounded (see the module docstring).
-
-        Both forms are the inverse frequencies normalised to a fixed sum: K^2 (paper:
-        K per class at balance, as 1 / Nhat_k) or K (code); so no weight exceeds that
-        sum however small an N_k becomes.
-        """
+        """Class weights w_k of the regularizer (see the module docstring): the code
+        form's inverse frequencies normalised to sum K, or the paper's sum_j N_j / N_k
+        with N_k floored at ``floor`` x the mean N (not when N is held fixed)."""
+        if self.form == "paper":
+            # held fixed (Fig. 1b), N_k is the user's: no floor, Eq. 6 as written
+            floor = 0.0 if self.fixed else self.floor * self.frequency.mean()
+            floored = np.maximum(self.frequency, max(floor, np.finfo(np.float64).tiny))
+            return self.frequency.sum() / floored
         inverse = 1.0 / np.maximum(self.frequency, np.finfo(np.float64).tiny)
-        total = self.num_classes**2 if self.form == "paper" else self.num_classes
-        return inverse / inverse.sum() * total
+        return inverse / inverse.sum() * self.num_classes
 
     def raw_paper_weights(self) -> np.ndarray:
         """The paper's unbounded 1 / Nhat_k (Eq. 6), for comparison only."""
@@ -125,8 +127,9 @@ class EffectiveClassFrequency:
 
     @property
     def max_weight(self) -> float:
-        """The largest weight any class can get (the bound of :meth:`weights`)."""
-        return float(self.num_classes**2 if self.form == "paper" else self.num_classes)
+        """The largest weight any class can get: K / floor (paper) or K (code)."""
+        k = self.num_classes
+        return float(k / self.floor if self.form == "paper" else k)
 
     def state_dict(self) -> dict:
         return {
@@ -165,16 +168,17 @@ class ClassBalancingRegularizer:
         classifier: torch.nn.Module,
         num_classes: int,
         lam: float,
-        form: str = "paper",
+        form: str = "code",
         alpha: float = 0.5,
         fixed_frequency=None,
+        floor: float = 0.1,
     ):
         self.classifier = classifier.eval()
         for parameter in self.classifier.parameters():
             parameter.requires_grad_(False)
         fixed = fixed_frequency is not None
         self.tracker = EffectiveClassFrequency(
-            num_classes, form, alpha, initial=fixed_frequency, fixed=fixed
+            num_classes, form, alpha, initial=fixed_frequency, fixed=fixed, floor=floor
         )
         self.lam = lam
         self.scale = lam / num_classes if form == "paper" else lam

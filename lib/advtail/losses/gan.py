@@ -59,11 +59,27 @@ class RelativisticPairwise(GANObjective):
         return F.softplus(-(fake - real)).mean()
 
 
-class Hinge(GANObjective):
-    name = "hinge"
+class SeparableObjective(GANObjective):
+    """An objective whose discriminator loss is a real term plus a fake term:
+    L_D = real_weight * mean real_term(D(x_r)) + mean fake_term(D(x_f)).
+    ``real_weight`` 1 is the usual loss; Rob-GAN's code weights the real term 0.5
+    (with its class term 0.5, its fake term 1; ``miscs/loss.loss_nll``)."""
+
+    def __init__(self, real_weight: float = 1.0):
+        self.real_weight = real_weight
+
+    def fake_term(self, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def discriminator_loss(self, real, fake):
-        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+        return self.real_weight * self.real_term(real).mean() + self.fake_term(fake).mean()
+
+
+class Hinge(SeparableObjective):
+    name = "hinge"
+
+    def fake_term(self, fake):
+        return F.relu(1.0 + fake)
 
     def real_term(self, real):
         return F.relu(1.0 - real)
@@ -72,11 +88,11 @@ class Hinge(GANObjective):
         return -fake.mean()
 
 
-class NonSaturating(GANObjective):
+class NonSaturating(SeparableObjective):
     name = "non_saturating"
 
-    def discriminator_loss(self, real, fake):
-        return F.softplus(-real).mean() + F.softplus(fake).mean()
+    def fake_term(self, fake):
+        return F.softplus(fake)
 
     def real_term(self, real):
         return F.softplus(-real)
@@ -97,14 +113,15 @@ def gradient_penalty(
     return ((grads.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
 
 
-class WassersteinGP(GANObjective):
+class WassersteinGP(SeparableObjective):
     name = "wgan_gp"
 
-    def __init__(self, penalty_weight: float = 10.0):
+    def __init__(self, penalty_weight: float = 10.0, real_weight: float = 1.0):
+        super().__init__(real_weight)
         self.penalty_weight = penalty_weight
 
-    def discriminator_loss(self, real, fake):
-        return fake.mean() - real.mean()
+    def fake_term(self, fake):
+        return fake
 
     def real_term(self, real):
         return -real
@@ -117,9 +134,6 @@ class WassersteinGP(GANObjective):
             critic, real_images, fake_images, *critic_args
         )
 
-
-# objectives with a per-sample real term (Rob-GAN's attack on the reals needs one)
-SEPARABLE_OBJECTIVES = ("hinge", "non_saturating", "wgan_gp")
 
 GAN_OBJECTIVES = {
     "relativistic": RelativisticPairwise,
@@ -140,23 +154,29 @@ def build_gan_objective(cfg: dict) -> GANObjective:
 class AuxiliaryClassifierLoss:
     """AC-GAN's class terms (Odena et al. 2017), added to the adversarial losses.
 
-    D: weight * (CE(class logits of reals, y) + CE(class logits of fakes, y_fake));
-    G: generator_weight * CE(class logits of fakes, y_fake) (``generator_weight``
-    defaults to ``weight``; Fast-RobGAN's alpha_g). Subclasses change the fake term.
+    D: weight * (CE(class logits of reals, y) + fake_weight * CE(class logits of fakes,
+    y_fake)); G: generator_weight * CE(class logits of fakes, y_fake) (``generator_weight``
+    defaults to ``weight``; Fast-RobGAN's alpha_g). ``fake_weight`` 1 is AC-GAN's loss;
+    below 1 it weakens what D learns of classes from the generator's own images (a
+    class head trained on fakes lets G draw whatever D has learnt to call y). Subclasses
+    change the fake term.
     """
 
     name = "ac"
 
-    def __init__(self, weight: float = 1.0, generator_weight: float | None = None):
+    def __init__(
+        self, weight: float = 1.0, generator_weight: float | None = None, fake_weight: float = 1.0
+    ):
         self.weight = weight
         self.generator_weight = weight if generator_weight is None else generator_weight
+        self.fake_weight = fake_weight
 
     def fake_term(self, fake_logits, fake_labels) -> torch.Tensor:
         return F.cross_entropy(fake_logits, fake_labels)
 
     def discriminator_term(self, real_logits, real_labels, fake_logits, fake_labels):
         real = F.cross_entropy(real_logits, real_labels)
-        return self.weight * (real + self.fake_term(fake_logits, fake_labels))
+        return self.weight * (real + self.fake_weight * self.fake_term(fake_logits, fake_labels))
 
     def generator_term(self, fake_logits, fake_labels):
         return self.generator_weight * F.cross_entropy(fake_logits, fake_labels)
@@ -169,6 +189,9 @@ class SplitClassifierLoss(AuxiliaryClassifierLoss):
     term on its sampled label."""
 
     name = "split"
+
+    def __init__(self, weight: float = 1.0, generator_weight: float | None = None):
+        super().__init__(weight, generator_weight, fake_weight=0.0)
 
     def fake_term(self, fake_logits, fake_labels):
         return fake_logits.new_zeros(())
@@ -199,9 +222,13 @@ class UniformFakeClassLoss(AuxiliaryClassifierLoss):
     name = "ce_kl"
 
     def __init__(
-        self, weight: float = 1.0, generator_weight: float | None = None, kl: str = "thesis"
+        self,
+        weight: float = 1.0,
+        generator_weight: float | None = None,
+        kl: str = "thesis",
+        fake_weight: float = 1.0,
     ):
-        super().__init__(weight, generator_weight)
+        super().__init__(weight, generator_weight, fake_weight)
         kl_to_uniform_of_logits(torch.zeros(1, 2), kl)  # an unknown direction fails here
         self.kl = kl
 

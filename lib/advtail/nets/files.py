@@ -57,9 +57,14 @@ def load_failure_cause(err: Exception) -> str:
     """
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err))
     marker = "WeightsUnpickler error:"
-    if marker in text:
+    if marker in text:  # torch up to 2.x: the cause follows this marker
         text = text.split(marker, 1)[1]
-        text = re.split(r"Please use `torch\.serialization|Check the documentation", text)[0]
+    # later torch: paragraphs of advice around the cause; keep the cause alone
+    advice = ("weights_only", "Weights only load failed", "Check the documentation")
+    paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    kept = [p for p in paragraphs if not any(words in p for words in advice)]
+    text = "\n".join(kept) if kept else text
+    text = re.split(r"Please use `torch\.serialization|Check the documentation", text)[0]
     cause = one_line(text) or type(err).__name__
     return f"{type(err).__name__}: {cause}"
 

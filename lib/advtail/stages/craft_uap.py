@@ -31,7 +31,6 @@ from advtail.workflow.logs import announce
 LOG = logging.getLogger(__name__)
 
 # the methods of the comparison, in the order tables and figures show them
-UAP_METHODS = ("data_free", "entropy_only", "prior_images", "data_driven", "deepfool", "random")
 
 
 def _save_perturbation(path, delta01: np.ndarray) -> None:
@@ -47,6 +46,9 @@ def load_perturbation(
         delta = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as err:
         raise DataFileError(path, f"not a perturbation array ({err})") from None
+    if not np.issubdtype(delta.dtype, np.floating):
+        raise DataFileError(path, f"perturbation of dtype {delta.dtype}; expected float32")
+    delta = delta.astype(np.float32, copy=False)
     expected = (image_size, image_size, channels)
     if delta.shape != expected:
         raise DataFileError(
@@ -54,9 +56,12 @@ def load_perturbation(
         )
     if not np.isfinite(delta).all():
         raise DataFileError(path, "perturbation has non-finite values")
+    # float32 tolerance: the array is its own evidence, whatever a sidecar claims
     if eps01 is not None and np.abs(delta).max() > eps01 * (1 + 1e-4):
         raise DataFileError(
-            path, f"perturbation exceeds its budget {eps01:.4f} (L-inf {np.abs(delta).max():.4f})"
+            path,
+            f"perturbation exceeds the budget {eps01:.4f} (L-inf {np.abs(delta).max():.4f}, "
+            f"{np.abs(delta).max() * 255:.1f}/255)",
         )
     return delta
 
@@ -104,6 +109,8 @@ def craft_uap(
         predicted = predict_logits(victim, crafting.images, device=torch_device).argmax(1).numpy()
         meta |= {"crafting_set": str(crafting_path), "crafting_sha256": file_sha256(crafting_path)}
         meta |= {"crafting_images": int(len(crafting.images))}
+        if crafting.meta.get("labelled_by"):  # a prior GAN's samples: whose loop it was
+            meta["prior_in_loop"] = Path(crafting.meta["labelled_by"]).parent.name
         meta |= class_coverage(predicted, int(payload["arch"]["num_classes"]))
 
         def log(row: dict) -> None:  # progress
@@ -136,6 +143,12 @@ def craft_uap(
         elif method == "deepfool":
             deepfool = cfg["deepfool"]
             images = crafting.images
+            if deepfool.get("images") and deepfool["images"] >= len(images):
+                LOG.info(  # the rule: at most the crafting set
+                    "deepfool.images %d >= the %d crafting images: all of them are used",
+                    deepfool["images"],
+                    len(images),
+                )
             if deepfool.get("images") and len(images) > deepfool["images"]:
                 pick = np.random.default_rng([seed, 11]).choice(
                     len(images), deepfool["images"], replace=False

@@ -60,6 +60,12 @@ def evaluate_robustness(
     autoattack_images = autoattack_cfg.pop("images", None)
     subset = None
     if "autoattack" in threat["attacks"] and autoattack_images:
+        if autoattack_images >= len(y):  # the rule: at most the whole test split
+            log.info(
+                "autoattack.images %d >= the %d test images: AutoAttack runs on all of them",
+                autoattack_images,
+                len(y),
+            )
         subset = stratified_indices(y, autoattack_images, threat.get("seed", 0))
     examples = _example_indices(y.cpu(), subset if subset is not None else torch.arange(len(y)))
     clean_pred, _ = attacked_predictions(model, None, x, y, threat["batch_size"])

@@ -17,13 +17,7 @@ from advtail.plots.robustness import (
     plot_group_accuracy,
 )
 from advtail.stages.tables import read_metrics, read_table
-
-ROBUSTNESS_FIGURES = (
-    "robust_accuracy_groups",
-    "adversarial_predictions",
-    "accuracy_against_eps",
-    "adversarial_examples",
-)
+from advtail.workflow.catalog import ROBUSTNESS_FIGURES
 
 
 def read_examples(path, attack: str) -> dict:

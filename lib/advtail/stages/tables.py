@@ -54,7 +54,8 @@ def read_table(path) -> pd.DataFrame:
 
 
 def read_log(path, required=()) -> pd.DataFrame:
-    """A training ``log.csv`` with at least the columns ``required``."""
+    """A training ``log.csv`` with at least the columns ``required`` and one row (every
+    finished training logs its steps or epochs)."""
     log = read_table(path)
     missing = [c for c in required if c not in log.columns]
     if missing:
@@ -62,6 +63,10 @@ def read_log(path, required=()) -> pd.DataFrame:
             path,
             f"lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (written "
             "by another version of advtail); delete it and Snakemake retrains",
+        )
+    if required and (log.empty or log[list(required)].dropna(how="all").empty):
+        raise DataFileError(
+            path, "has no logged rows (cut short?); delete it and Snakemake retrains"
         )
     return log
 

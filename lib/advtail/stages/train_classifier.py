@@ -96,7 +96,9 @@ def train_classifier(
         examples = AdversarialExamples(adversarial, counts)
         if adversarial.get("tail"):  # REAT's outer loss: the long-tail loss + TAIL
             tail = adversarial["tail"]
-            loss = TailFeatureMarginLoss(loss, counts, tail["lambda"], tail.get("sign", "add"))
+            loss = TailFeatureMarginLoss(
+                loss, counts, tail["lambda"], tail.get("form", "code"), tail.get("scale", 10.0)
+            )
     trainer = ClassifierTrainer(
         model,
         loss,

@@ -39,6 +39,9 @@ def gan_architectures(cfg: dict, images, num_classes: int) -> tuple[dict, dict]:
         "latent_dim": arch.get("latent_dim", 128),
         "width": arch.get("g_width", 64),
         "num_classes": num_classes if conditional else None,
+        # a label embedding joined to z (nets.gans): without it the labels reach G only
+        # through conditional batch norm, which did not make G follow them
+        "label_embedding": arch.get("label_embedding", 64) if conditional else 0,
     }
     d_arch = {
         "name": arch["name"],
@@ -70,9 +73,10 @@ def generator_regularizers(cfg: dict, in_loop_path, subset_path, subset, prior, 
                 classifier,
                 num_classes,
                 reg["lambda"],
-                reg.get("form", "paper"),
+                reg.get("form", "code"),
                 reg.get("alpha", 0.5),
                 reg.get("fixed_frequency"),
+                reg.get("floor", 0.1),
             )
         )
     if am:
@@ -221,5 +225,7 @@ def train_gan(
         ),
     )
     headline = (("val_fid_annotator", "val FID (annotator)"), ("val_kl_uniform", "KL to uniform"))
+    if G.conditional:
+        headline += (("val_label_agreement", "label agreement"),)
     announce_training("GAN", name, run, trainer.unit, headline, began)
     return run

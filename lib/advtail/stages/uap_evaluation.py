@@ -17,11 +17,10 @@ from advtail.metrics.uaps import fooling_metrics
 from advtail.nets.classifiers import load_classifier
 from advtail.nets.inference import predict_logits
 from advtail.plots.uaps import plot_uap_fooling_rate, plot_uap_perturbations, plot_uap_transfer
-from advtail.stages.craft_uap import UAP_METHODS, load_perturbation
+from advtail.stages.craft_uap import load_perturbation
 from advtail.stages.tables import read_table
 from advtail.training.runtime import resolve_device, set_threads
-
-UAP_FIGURES = ("uap_perturbations", "uap_fooling_rate", "uap_transfer")
+from advtail.workflow.catalog import UAP_FIGURES, UAP_METHODS
 
 
 @torch.no_grad()
@@ -52,8 +51,14 @@ def uap_tables(
     out_summary,
     device="auto",
     threads=None,
+    eps=None,
 ) -> pd.DataFrame:
     """Every perturbation on every victim's test split.
+
+    ``eps``: the configured budget (``uaps.eps``): every perturbation's own L-inf norm
+    is checked against it and its meta must name it, whatever else the meta claims (a
+    perturbation crafted at another budget would mix into the summary, which does not
+    group by budget). None: each meta's own budget (standalone use).
 
     ``perturbation_files`` and ``meta_files`` run over ``seeds``, then the ``victims``
     each was crafted against, then ``methods``; ``victim_models`` are the victims' model
@@ -69,6 +74,8 @@ def uap_tables(
             keys, perturbation_files, meta_files, strict=True
         )
     ]
+    for entry in perturbations:  # every sidecar checked before any model is loaded
+        entry["meta"], entry["budget"] = _checked_meta(entry["meta"], eps)
     victims = dict(zip(victims, victim_models, strict=True))
     set_threads(threads)
     torch_device = resolve_device(device)
@@ -77,13 +84,13 @@ def uap_tables(
     loaded = {name: load_classifier(path, torch_device) for name, path in victims.items()}
     clean_cache = {}
     for entry in perturbations:
-        meta = _read_meta(entry["meta"])
+        meta = entry["meta"]
         for name, (victim, payload) in loaded.items():
             delta = load_perturbation(
                 entry["path"],
                 int(payload["image_size"]),
                 int(payload["arch"]["channels"]),
-                budget_value(meta["eps"]),
+                entry["budget"],
             )
             clean, perturbed = perturbed_predictions(victim, test.images, delta, torch_device)
             clean_cache.setdefault(name, clean)
@@ -102,6 +109,9 @@ def uap_tables(
                     "balanced_accuracy": metrics["balanced_accuracy"],
                     **{f"fooling_rate_{g}": v for g, v in metrics["group_fooling_rate"].items()},
                     **{f"accuracy_{g}": v for g, v in metrics["group_accuracy"].items()},
+                    # the classifier in the loop of the prior GAN that made the crafting
+                    # set (GAN-fed methods; the victim itself unless uaps.in_loop is set)
+                    "prior_in_loop": meta.get("prior_in_loop"),
                     "classes_covered": meta.get("classes_covered"),
                     "crafting_images": meta.get("crafting_images"),
                     "craft_seconds": meta.get("wall_time_s"),
@@ -146,11 +156,37 @@ def uap_summary(table: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
+def _checked_meta(path, eps) -> tuple[dict, float]:
+    """A perturbation's meta and the budget its array must keep: the configured ``eps``
+    (the meta must name the same), else the meta's own."""
+    meta = _read_meta(path)
+    if eps is None:
+        return meta, budget_value(meta["eps"])
+    budget = budget_value(eps)
+    if abs(budget_value(meta["eps"]) - budget) > 1e-9:
+        raise DataFileError(
+            path,
+            f"crafted at eps {meta['eps']}; the config's uaps.eps is {eps} "
+            "(rerun the crafting rule)",
+        )
+    return meta, budget
+
+
 def _read_meta(path) -> dict:
+    """A perturbation's meta.json: an object whose ``eps`` is a budget; errors name it."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+        meta = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataFileError(path, f"not a readable perturbation meta file ({err})") from None
+    if not isinstance(meta, dict):
+        raise DataFileError(path, f"expected a JSON object, found a {type(meta).__name__}")
+    if "eps" not in meta:
+        raise DataFileError(path, "has no 'eps' (the budget the perturbation was crafted at)")
+    try:
+        budget_value(meta["eps"])
+    except (TypeError, ValueError) as err:
+        raise DataFileError(path, f"'eps' is not a budget ({err})") from None
+    return meta
 
 
 def figure_uap_perturbations(

@@ -27,14 +27,13 @@ import torch
 from advtail.attacks.budgets import to_model_scale
 from advtail.attacks.gradient import FGSM, PGD
 from advtail.attacks.losses import cross_entropy, cw_margin, weighted_cross_entropy
+from advtail.attacks.names import INNER_WEIGHTS, WEIGHTED_INNER_LOSSES
 from advtail.losses.reat import rbl_class_weights
 from advtail.metrics.generation import counts_kl_to_uniform
 
 TRAINING_ATTACKS = ("pgd", "fgsm")
 INNER_LOSSES = {"ce": cross_entropy, "cw": cw_margin}
-INNER_WEIGHTS = ("none", "rbl", "effective_number")
 # inner losses that take per-class weights (RBL's and ENR's)
-WEIGHTED_INNER_LOSSES = {"ce"}
 
 
 class AdversarialExamples:

@@ -192,10 +192,19 @@ class GANTrainer:
     def fake_batch(self):
         z = self.G.sample_latent(self.cfg["batch_size"], self.rng, self.device)
         y = None
-        if self.G.conditional:  # fake labels follow the training label distribution
-            pick = torch.randint(0, len(self.labels), (self.cfg["batch_size"],), generator=self.rng)
-            y = self.labels[pick.to(self.device)]
+        if self.G.conditional:
+            y = self.fake_labels(self.cfg["batch_size"])
         return z, y
+
+    def fake_labels(self, n: int) -> torch.Tensor:
+        """The conditioning labels of a fake batch (``cfg['fake_labels']``): ``uniform``
+        over the classes (as the Rob-GAN and Fast-RobGAN authors' code draws them), or
+        ``data``, following the training labels' (long-tailed) distribution."""
+        if self.cfg.get("fake_labels", "uniform") == "uniform":
+            num_classes = self.G.num_classes
+            return torch.randint(0, num_classes, (n,), generator=self.rng).to(self.device)
+        pick = torch.randint(0, len(self.labels), (n,), generator=self.rng)
+        return self.labels[pick.to(self.device)]
 
     def d_labels(self, y):
         return y if self.D.head == "projection" else None
@@ -341,7 +350,11 @@ class AnnotatorValidation:
 
     The FID here is computed on the annotator's penultimate features against the cached
     statistics of a real split (never the test split) and is reported as
-    ``fid_annotator``, never as an Inception FID. The score to minimise is that FID.
+    ``fid_annotator``, never as an Inception FID. The score to minimise is that FID for
+    an unconditional generator. A conditional generator is drawn with balanced labels
+    and also scored on its label agreement a (the share of samples the annotator calls
+    their conditioning label): its score is FID / a, so a generator whose images look
+    right but ignore y (a near chance) is never kept over one that follows y.
     """
 
     def __init__(
@@ -367,4 +380,9 @@ class AnnotatorValidation:
         features, predicted = features_and_predictions(self.annotator, images, self.device)
         fid = frechet_distance(*feature_statistics(features), *self.reference)
         kl = kl_to_uniform(predicted, self.num_classes)
-        return fid, {"val_fid_annotator": fid, "val_kl_uniform": kl}
+        metrics = {"val_fid_annotator": fid, "val_kl_uniform": kl}
+        if labels is None:
+            return fid, metrics
+        agreement = float(np.mean(predicted == labels))
+        metrics["val_label_agreement"] = agreement
+        return fid / max(agreement, 1e-3), metrics

@@ -46,13 +46,15 @@ class DiscriminatorScores(nn.Module):
         return torch.cat([adversarial[:, None], class_logits], dim=1)
 
 
-def discriminator_real_loss(objective: GANObjective):
-    """The inner loss of Rob-GAN's attack on the reals: per sample, the objective's real
-    term on the adversarial logit + the cross-entropy of the class logits (the loss the
-    discriminator minimises on reals, which the attack maximises)."""
+def discriminator_real_loss(objective: GANObjective, class_weight: float = 1.0):
+    """The inner loss of Rob-GAN's attack on the reals: per sample, the objective's
+    weighted real term on the adversarial logit + ``class_weight`` x the cross-entropy
+    of the class logits (the loss the discriminator minimises on reals, which the attack
+    maximises)."""
+    real_weight = getattr(objective, "real_weight", 1.0)
 
     def loss(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return objective.real_term(scores[:, 0]) + F.cross_entropy(
+        return real_weight * objective.real_term(scores[:, 0]) + class_weight * F.cross_entropy(
             scores[:, 1:], y, reduction="none"
         )
 
@@ -66,7 +68,8 @@ class AttackedRealsUpdate(DiscriminatorUpdate):
         self.attack = attack
 
     def real_examples(self, trainer: GANTrainer, x_real, y_real) -> torch.Tensor:
-        self.attack.loss = discriminator_real_loss(trainer.objective)
+        class_weight = trainer.class_loss.weight if trainer.class_loss is not None else 1.0
+        self.attack.loss = discriminator_real_loss(trainer.objective, class_weight)
         return self.attack(DiscriminatorScores(trainer.D), x_real, y_real, trainer.rng)
 
 

@@ -1,0 +1,51 @@
+"""The names the rules are built from: methods, figures and report tables.
+
+Torch-free, matplotlib-free and pandas-free on purpose: the Snakefile reads them on every
+``snakemake`` call (a no-op, a dry run, a cluster submission), and reading the workflow
+must cost nothing. The stages that make these outputs import their names from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# the universal perturbations' crafting methods (one rule each)
+UAP_METHODS = ("data_free", "entropy_only", "prior_images", "data_driven", "deepfool", "random")
+UAP_FIGURES = ("uap_perturbations", "uap_fooling_rate", "uap_transfer")
+ROBUSTNESS_FIGURES = (
+    "robust_accuracy_groups",
+    "adversarial_predictions",
+    "accuracy_against_eps",
+    "adversarial_examples",
+)
+
+# The tables the report shows as pages (rule table_view), with the report category of
+# each; a table's caption is workflow/report/<name>.rst.
+REPORT_TABLES = {
+    "classifiers": "Classifiers",
+    "classifiers_summary": "Classifiers",
+    "gan_metrics": "GANs",
+    "gan_metrics_summary": "GANs",
+    "robustness": "Robustness",
+    "robustness_summary": "Robustness",
+    "adversarial_training": "Adversarial training",
+    "adversarial_training_summary": "Adversarial training",
+    "robust_gans": "Robust GANs",
+    "robust_gans_summary": "Robust GANs",
+    "uap": "Universal perturbations",
+    "uap_summary": "Universal perturbations",
+}
+
+
+def report_table_pages(targets) -> list[str]:
+    """The report pages of the tables among ``targets`` and of their summaries."""
+    pages = []
+    for target in targets:
+        path = Path(target)
+        if path.parent.as_posix() == "results/tables" and path.stem in REPORT_TABLES:
+            pages += [
+                f"results/tables/{name}.html"
+                for name in (path.stem, f"{path.stem}_summary")
+                if name in REPORT_TABLES
+            ]
+    return pages
