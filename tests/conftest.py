@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -16,6 +19,29 @@ from advtail.data.arrays import ImageSet  # noqa: E402
 
 SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+
+def _failing_scontrol() -> Path:
+    """A folder holding an ``scontrol`` that fails at once (see ``workflow_env``)."""
+    folder = Path(tempfile.mkdtemp(prefix="advtail-tests-"))
+    scontrol = folder / "scontrol"
+    scontrol.write_text("#!/bin/sh\necho 'no Slurm controller in this test' >&2\nexit 1\n")
+    scontrol.chmod(scontrol.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+_NO_CONTROLLER = _failing_scontrol()
+
+
+def workflow_env(**extra: str) -> dict[str, str]:
+    """The environment of a test's Snakemake call (the Slurm test has its own): no
+    PYTHONPATH, as a user's shell, and an ``scontrol`` that fails at once. The Slurm
+    executor plugin, installed with the test extra, runs ``scontrol show config`` each time
+    Snakemake starts; once the Slurm test has stopped its controller that call waits 9 s
+    for it, on every later Snakemake call of the suite."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PATH"] = f"{_NO_CONTROLLER}{os.pathsep}{env.get('PATH', '')}"
+    return env | extra
 
 
 WORKFLOW_PARTS = ["Snakefile", "workflow", "config", "lib", "profiles", "envs"]
@@ -63,3 +89,20 @@ def write_source(path: Path, text: str) -> None:
     """Write a (dedented) source file, making its folders: toy packages for import tests."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
+
+
+# The longest modules first: pytest-xdist (pyproject's addopts) gives each worker whole
+# modules, their module fixtures built once, in collection order; a long module begun
+# last would run on alone while the other worker idles.
+LONGEST_FIRST = (
+    "test_workflow.py",
+    "test_slurm.py",
+    "test_snakemake_versions.py",
+    "test_bad_inputs.py",
+    "test_workflow_plans.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -294,6 +294,7 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
         "restarts": 1,
         "batch_size": 128,
         "seed": 0,
+        "images": {"cw10": 100},
         "autoattack": {"images": 30, "apgd_iterations": 10, "square_queries": 20},
     }
     out, examples = tmp_path / "linf32.json", tmp_path / "linf32_examples.npz"
@@ -311,8 +312,9 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
     assert list(attacks) == threat["attacks"] + ["worst_case"]
     n = summary["num_test"]
     assert n > 600 and summary["eps"] == pytest.approx(32 / 255)
+    subset_sizes = {"autoattack": 30, "cw10": 100}
     for name, a in attacks.items():
-        expected = 30 if name == "autoattack" else n
+        expected = subset_sizes.get(name, n)
         assert a["num_attacked"] == expected
         if name != "worst_case":
             assert sum(a["predicted_counts"]) == sum(a["true_counts"]) == expected
@@ -322,6 +324,7 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
     # the AutoAttack subset is stratified: 3 images of each class
     assert attacks["autoattack"]["true_counts"] == [3] * 10
     assert "subset of 30" in attacks["autoattack"]["note"]
+    assert attacks["cw10"]["true_counts"] == [10] * 10 and "subset of 100" in attacks["cw10"]["note"]
     assert attacks["autoattack"]["library"].startswith("adversarial-robustness-toolbox ")
     assert attacks["pgd20"]["library"].startswith("advtail ")
     assert attacks["pgd20"]["step_size"] == pytest.approx(8 / 255)
@@ -331,7 +334,7 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
     assert all(a["accuracy"] <= clean for k, a in attacks.items() if k != "autoattack")
     assert attacks["pgd20"]["accuracy"] <= attacks["fgsm"]["accuracy"]
     assert attacks["pgd20"]["accuracy"] < clean - 0.2
-    full = [k for k in threat["attacks"] if k != "autoattack"]
+    full = [k for k in threat["attacks"] if k not in subset_sizes]
     assert attacks["worst_case"]["over"] == full
     assert attacks["worst_case"]["accuracy"] <= min(attacks[k]["accuracy"] for k in full)
     # the examples: the first test image of each class in the subset, in class order, and

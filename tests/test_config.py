@@ -291,38 +291,48 @@ BAD_CONFIGS = {
         "nowhere",
     ),
     "unknown attack": (
-        _set(["robustness", "threats", "linf8", "attacks"], ["clean", "fab"]),
-        "robustness.threats.linf8.attacks.1",
+        _set(["robustness", "threats", "linf32", "attacks"], ["clean", "fab"]),
+        "robustness.threats.linf32.attacks.1",
         "unknown attack 'fab'",
     ),
     "attack of zero steps": (
-        _set(["robustness", "threats", "linf8", "attacks"], ["pgd0"]),
-        "robustness.threats.linf8.attacks.0",
+        _set(["robustness", "threats", "linf32", "attacks"], ["pgd0"]),
+        "robustness.threats.linf32.attacks.0",
         "at least 1",
     ),
     "unknown norm": (
-        _set(["robustness", "threats", "linf8", "norm"], "l1"),
-        "robustness.threats.linf8.norm",
+        _set(["robustness", "threats", "linf32", "norm"], "l1"),
+        "robustness.threats.linf32.norm",
         "one of",
     ),
     "zero budget": (
-        _set(["robustness", "threats", "linf8", "eps"], 0),
-        "robustness.threats.linf8.eps",
+        _set(["robustness", "threats", "linf32", "eps"], 0),
+        "robustness.threats.linf32.eps",
         "(0, 1]",
     ),
     "budget above one": (
-        _set(["robustness", "threats", "linf8", "eps"], "300/255"),
-        "robustness.threats.linf8.eps",
+        _set(["robustness", "threats", "linf32", "eps"], "300/255"),
+        "robustness.threats.linf32.eps",
         "(0, 1]",
     ),
     "budget not a number": (
-        _set(["robustness", "threats", "linf8", "eps"], "eight"),
-        "robustness.threats.linf8.eps",
+        _set(["robustness", "threats", "linf32", "eps"], "eight"),
+        "robustness.threats.linf32.eps",
         "'8/255'",
     ),
     "zero restarts": (
-        _set(["robustness", "threats", "linf8", "restarts"], 0),
-        "robustness.threats.linf8.restarts",
+        _set(["robustness", "threats", "linf32", "restarts"], 0),
+        "robustness.threats.linf32.restarts",
+        ">= 1",
+    ),
+    "subset of an attack the threat lacks": (
+        _set(["robustness", "threats", "linf16", "images"], {"pgd1000": 100}),
+        "robustness.threats.linf16.images.pgd1000",
+        "an attack of this threat",
+    ),
+    "subset of no image": (
+        _set(["robustness", "threats", "linf16", "images"], {"pgd100": 0}),
+        "robustness.threats.linf16.images.pgd100",
         ">= 1",
     ),
     "zero square queries": (
@@ -331,9 +341,9 @@ BAD_CONFIGS = {
         ">= 1",
     ),
     "figure attack outside the figure threat": (
-        _set(["robustness", "figures"], {"threat": "linf8", "attack": "cw100"}),
+        _set(["robustness", "figures"], {"threat": "linf32", "attack": "cw100"}),
         "robustness.figures.attack",
-        "figure threat 'linf8'",
+        "figure threat 'linf32'",
     ),
     "undefined figure threat": (
         _set(["robustness", "figures"], {"threat": "linf2"}),
@@ -771,7 +781,7 @@ def test_preflight_memory_bound_scales_with_the_batch():
     config = load_yaml(DEFAULT_CONFIG)
     validate_config(config, SCHEMA)
     check_memory(config, 2**30, "1 GiB")  # the default experiment fits in 1 GiB
-    config["gans"]["acgan"]["batch_size"] = 2**20  # 2 x 2^20 x 256 x 4 bytes = 2 GiB
+    config["gans"]["acgan"]["batch_size"] = 2**22  # 2 x 2^22 x (8 x 8) x 4 bytes = 2 GiB
     with pytest.raises(ConfigError, match="gans.acgan.batch_size.*needs 2 GiB, more than"):
         check_memory(config, 2**30, "1 GiB")
     check_memory(config, 2**32, "4 GiB")
@@ -794,9 +804,9 @@ def test_adversarial_training_threat(default):
     assert adversarial_training_threat(robustness, classifiers) == "linf16"
     # the figure threat without them: the threat that evaluates the most of them
     del robustness["threats"]["linf16_pgd"]
-    for name in ("linf4", "linf8", "linf32"):
+    for name in ("linf4", "linf32"):
         robustness["threats"][name]["classifiers"] = ["ce_lt20"]
-    robustness["figures"] = {"threat": "linf8"}
+    robustness["figures"] = {"threat": "linf32"}
     robustness["threats"]["linf4"]["classifiers"] = ["reat_lt20"]
     assert adversarial_training_threat(robustness, classifiers) == "linf16"
     robustness["threats"]["linf16"]["classifiers"] = ["ce_lt20"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from advtail.workflow.imports import imported_names
-from conftest import REPO
+from conftest import REPO, workflow_env
 from conftest import write_source as write
 
 # In import order. ``workflow`` (import graph, rule logs) is infrastructure beside
@@ -89,7 +89,6 @@ def test_reading_the_workflow_imports_no_torch_matplotlib_or_art(tmp_path):
     """Every snakemake call reads the Snakefile: a dry run of the default experiment
     succeeds where importing torch, matplotlib or the Adversarial Robustness Toolbox
     fails (pandas is left out: Snakemake's Slurm executor plugin imports it itself)."""
-    import os
     import subprocess
     import sys
 
@@ -98,7 +97,7 @@ def test_reading_the_workflow_imports_no_torch_matplotlib_or_art(tmp_path):
         (tmp_path / package / "__init__.py").write_text(
             f"raise ImportError('{package} imported while reading the workflow')\n"
         )
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env = workflow_env(PYTHONPATH=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "snakemake", "-n"],
         cwd=REPO,

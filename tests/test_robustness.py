@@ -90,6 +90,8 @@ def test_stratified_indices_are_fixed_even_and_sorted():
     # class 1 has only 5; the others share the rest evenly
     assert torch.bincount(labels[chosen]).tolist() == [13, 5, 12]
     assert len(stratified_indices(labels, 500)) == 100
+    # nested: the subset of 30 lies inside that of 60 (a threat's subsets share examples)
+    assert set(chosen.tolist()) <= set(stratified_indices(labels, 60, seed=1).tolist())
 
 
 def test_attacked_predictions_keep_examples_in_the_order_asked():

@@ -9,13 +9,12 @@ profile. The installed (newest) release is covered by every other workflow test.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from importlib.metadata import version
 
 import pytest
-from conftest import copy_workflow
+from conftest import copy_workflow, workflow_env
 
 pytestmark = [pytest.mark.workflow, pytest.mark.versions]
 
@@ -44,7 +43,7 @@ def install(release: str, target) -> None:
 @pytest.mark.parametrize("release", VERSIONS)
 def test_release_reads_the_profiles(release, workflow_copy, tmp_path):
     install(release, tmp_path / "site")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path / "site"))
+    env = workflow_env(PYTHONPATH=str(tmp_path / "site"))
     probe = subprocess.run(
         [sys.executable, "-c", "import snakemake; print(snakemake.__version__)"],
         capture_output=True,

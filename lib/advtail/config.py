@@ -642,6 +642,13 @@ def _check_robustness(robustness: dict, classifiers: dict, subsets: dict, datase
                 attack_steps(attack)
             except ValueError as err:
                 raise ConfigError(f"{key}.attacks.{i}", str(err), has_value=False) from None
+        for attack in threat.get("images") or {}:
+            if attack not in threat["attacks"]:
+                raise ConfigError(
+                    f"{key}.images.{attack}",
+                    f"expected an attack of this threat ({', '.join(threat['attacks'])})",
+                    has_value=False,
+                )
         for i, classifier in enumerate(threat["classifiers"]):
             _require_defined(f"{key}.classifiers.{i}", classifier, classifiers, "classifiers")
             dataset = subsets[classifiers[classifier]["subset"]]["dataset"]

@@ -35,8 +35,10 @@ install() {
     export DEBIAN_FRONTEND=noninteractive
     local before
     before=$(daemon_pids "${DAEMONS[@]}")
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+    # another test may install packages at the same time (the report check, Chromium):
+    # one apt at a time, under the lock file both take
+    flock -w 900 /tmp/advtail-tests-apt.lock sh -c 'apt-get update -qq &&
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null' apt "${PACKAGES[@]}"
     # a package script that started a daemon all the same (munge's does): stop it, so
     # that start finds the state it expects and nothing of the install stays running
     local pid

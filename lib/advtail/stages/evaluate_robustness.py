@@ -43,9 +43,9 @@ def evaluate_robustness(
     threads: int | None = None,
 ) -> dict:
     """Run each attack of ``threat`` (its config entry: norm, eps, attacks, step_fraction,
-    restarts, batch_size, seed, autoattack) against the classifier on every test image
-    (AutoAttack on ``autoattack.images`` of them, a fixed class-stratified subset, when
-    set) and write the metrics of each, of the worst case over the attacks that ran on
+    restarts, batch_size, seed, images, autoattack) against the classifier on every test
+    image (an attack of ``images``, or AutoAttack with ``autoattack.images``, on a fixed
+    class-stratified subset of that many) and write the metrics of each, of the worst case over the attacks that ran on
     every image, and examples for the figures."""
     set_threads(threads)
     torch_device = resolve_device(device)
@@ -57,17 +57,22 @@ def evaluate_robustness(
     labels = test.labels
     train_counts = payload["class_counts"]
     autoattack_cfg = dict(threat.get("autoattack") or {})
-    autoattack_images = autoattack_cfg.pop("images", None)
-    subset = None
-    if "autoattack" in threat["attacks"] and autoattack_images:
-        if autoattack_images >= len(y):  # the rule: at most the whole test split
-            log.info(
-                "autoattack.images %d >= the %d test images: AutoAttack runs on all of them",
-                autoattack_images,
-                len(y),
-            )
-        subset = stratified_indices(y, autoattack_images, threat.get("seed", 0))
-    examples = _example_indices(y.cpu(), subset if subset is not None else torch.arange(len(y)))
+    attack_images = dict(threat.get("images") or {})
+    if autoattack_cfg.get("images"):
+        attack_images["autoattack"] = autoattack_cfg["images"]
+    autoattack_cfg.pop("images", None)
+    subsets = {}
+    for name, count in attack_images.items():
+        if name not in threat["attacks"]:
+            continue
+        if count >= len(y):  # the rule: at most the whole test split
+            log.info("%s on %d >= the %d test images: it runs on all of them", name, count, len(y))
+            continue
+        subsets[name] = stratified_indices(y, count, threat.get("seed", 0))
+    # the subsets are nested (stratified_indices takes the classes in turn, same seed): the
+    # examples come from the smallest, so that every attack attacked them
+    smallest = min(subsets.values(), key=len, default=torch.arange(len(y)))
+    examples = _example_indices(y.cpu(), smallest)
     clean_pred, _ = attacked_predictions(model, None, x, y, threat["batch_size"])
     clean_pred = clean_pred.cpu().numpy()
 
@@ -82,7 +87,7 @@ def evaluate_robustness(
             threat["restarts"],
             autoattack_cfg,
         )
-        index = subset if name == "autoattack" and subset is not None else torch.arange(len(y))
+        index = subsets.get(name, torch.arange(len(y)))
         keep = torch.searchsorted(index, examples)
         # each attack's random start from the same seed: results do not depend on order
         generator = torch.Generator().manual_seed(threat.get("seed", 0))
