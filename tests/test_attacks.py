@@ -324,7 +324,9 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
     # the AutoAttack subset is stratified: 3 images of each class
     assert attacks["autoattack"]["true_counts"] == [3] * 10
     assert "subset of 30" in attacks["autoattack"]["note"]
-    assert attacks["cw10"]["true_counts"] == [10] * 10 and "subset of 100" in attacks["cw10"]["note"]
+    assert (
+        attacks["cw10"]["true_counts"] == [10] * 10 and "subset of 100" in attacks["cw10"]["note"]
+    )
     assert attacks["autoattack"]["library"].startswith("adversarial-robustness-toolbox ")
     assert attacks["pgd20"]["library"].startswith("advtail ")
     assert attacks["pgd20"]["step_size"] == pytest.approx(8 / 255)

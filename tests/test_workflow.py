@@ -431,9 +431,7 @@ def test_robustness_outputs(workdir):
         assert (workdir / f"results/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
     folder = workdir / "results/robustness/digits/lt20/ce_lt20"
     assert {p.name for p in folder.iterdir()} == {
-        f"{t}{s}"
-        for t in ("linf4", "linf16", "linf32")
-        for s in (".json", "_examples.npz")
+        f"{t}{s}" for t in ("linf4", "linf16", "linf32") for s in (".json", "_examples.npz")
     }
 
 

@@ -45,8 +45,8 @@ def evaluate_robustness(
     """Run each attack of ``threat`` (its config entry: norm, eps, attacks, step_fraction,
     restarts, batch_size, seed, images, autoattack) against the classifier on every test
     image (an attack of ``images``, or AutoAttack with ``autoattack.images``, on a fixed
-    class-stratified subset of that many) and write the metrics of each, of the worst case over the attacks that ran on
-    every image, and examples for the figures."""
+    class-stratified subset of that many) and write the metrics of each, of the worst case
+    over the attacks that ran on every image, and examples for the figures."""
     set_threads(threads)
     torch_device = resolve_device(device)
     model, payload = load_classifier(model_path, torch_device)
