@@ -27,7 +27,8 @@ def job_seconds(results: Path) -> dict[str, tuple[int, float]]:
     for log in sorted(logs.rglob("*.log")):
         times = FINISHED.findall(log.read_text(errors="replace"))
         if times:  # a resumed job logs twice: its last run is the one that finished
-            rule = log.relative_to(logs).parts[0]
+            parts = log.relative_to(logs).parts  # logs/<rule>/... or logs/<rule>.log
+            rule = parts[0] if len(parts) > 1 else log.stem
             totals[rule][0] += 1
             totals[rule][1] += float(times[-1])
     return {rule: (n, s) for rule, (n, s) in totals.items()}

@@ -410,7 +410,7 @@ def test_robustness_outputs(workdir):
     assert len(sweep) == (6 * 2 + 3) * 2
     auto = main[main["attack"] == "autoattack"]
     assert (auto["num_attacked"] == 20).all() and auto["note"].str.contains("subset").all()
-    assert auto["library"].str.startswith("adversarial-robustness-toolbox").all()
+    assert auto["library"].str.startswith("pyautoattack").all()  # the standard version
     assert auto["settings"].str.contains("square_queries=10").all()
     assert (main.loc[main["attack"] == "pgd20", "num_attacked"] == 450).all()
     # the default's strongest attacks on a class-stratified subset (threat key images)

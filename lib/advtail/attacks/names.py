@@ -8,8 +8,11 @@ import re
 
 from advtail.attacks.budgets import budget_value
 
-ATTACK_NAMES = "clean, fgsm, pgd<steps> (e.g. pgd20), cw<steps> (e.g. cw100), deepfool, autoattack"
-_NAME = re.compile(r"^(?:(clean|fgsm|deepfool|autoattack)|(pgd|cw)(?P<steps>\d+))$")
+ATTACK_NAMES = (
+    "clean, fgsm, pgd<steps> (e.g. pgd20), cw<steps> (e.g. cw100), deepfool, autoattack "
+    "(the standard version), autoattack_art (ART's ensemble)"
+)
+_NAME = re.compile(r"^(?:(clean|fgsm|deepfool|autoattack|autoattack_art)|(pgd|cw)(?P<steps>\d+))$")
 # the inner-loss class weights of adversarial training (REAT's RBL, its ENR ablation),
 # and the inner losses that take them
 INNER_WEIGHTS = ("none", "rbl", "effective_number")

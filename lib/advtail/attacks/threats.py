@@ -3,7 +3,8 @@
 A threat model is a norm, a budget eps on the [0, 1] pixel scale and a list of attack
 names: ``clean`` (no attack), ``fgsm``, ``pgd<steps>`` (PGD on cross-entropy, e.g.
 ``pgd20``), ``cw<steps>`` (PGD on the Carlini-Wagner margin, CW-inf; e.g. ``cw100``),
-``deepfool`` (counted only within the budget) and ``autoattack`` (ART's). PGD's step is
+``deepfool`` (counted only within the budget), ``autoattack`` (the standard version,
+Croce and Hein's code) and ``autoattack_art`` (ART's ensemble, the cross-check). PGD's step is
 ``step_fraction`` x eps: eps / 4, the 2/255 at 8/255 of the REAT evaluation (PGD-20,
 PGD-100, and CW-100 with eps / 4; reference notes "PGD").
 """
@@ -11,7 +12,7 @@ PGD-100, and CW-100 with eps / 4; reference notes "PGD").
 from __future__ import annotations
 
 from advtail import __version__
-from advtail.attacks.autoattack import AutoAttack
+from advtail.attacks.autoattack import ArtAutoAttack, AutoAttack
 from advtail.attacks.base import Attack
 from advtail.attacks.budgets import SCALE, to_model_scale
 from advtail.attacks.deepfool import DeepFool
@@ -23,6 +24,9 @@ from advtail.attacks.names import attack_steps, check_budget
 OWN_LIBRARY = f"advtail {__version__}"
 
 
+AUTOATTACKS = {cls.name: cls for cls in (AutoAttack, ArtAutoAttack)}
+
+
 def build_attack(
     name: str,
     norm: str,
@@ -32,7 +36,7 @@ def build_attack(
     autoattack: dict | None = None,
 ) -> Attack | None:
     """The attack ``name`` under the threat (``norm``, ``eps01`` on the [0, 1] scale);
-    None for ``clean``. ``autoattack``: keyword settings of :class:`AutoAttack`."""
+    None for ``clean``. ``autoattack``: keyword settings of both AutoAttacks."""
     if norm not in NORMS:
         raise ValueError(f"unknown norm {norm!r}; expected one of {NORMS}")
     steps = attack_steps(name)
@@ -43,8 +47,8 @@ def build_attack(
         return FGSM(eps, norm=norm)
     if name == "deepfool":
         return DeepFool(norm, eps=eps)
-    if name == "autoattack":
-        return AutoAttack(eps, norm, **(autoattack or {}))
+    if name in AUTOATTACKS:
+        return AUTOATTACKS[name](eps, norm, **(autoattack or {}))
     loss = cw_margin if name.startswith("cw") else cross_entropy
     return PGD(eps, steps, step_fraction * eps, norm, restarts=restarts, loss=loss)
 
@@ -54,7 +58,7 @@ def attack_settings(name: str, attack: Attack | None) -> dict:
     (budgets and steps on the [0, 1] scale)."""
     if attack is None:
         return {"library": OWN_LIBRARY}
-    if isinstance(attack, AutoAttack):
+    if isinstance(attack, ArtAutoAttack):  # either AutoAttack
         return attack.settings()
     settings = {"library": OWN_LIBRARY}
     if isinstance(attack, PGD):

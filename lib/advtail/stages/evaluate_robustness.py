@@ -12,7 +12,7 @@ import torch
 
 from advtail.attacks.budgets import budget_value
 from advtail.attacks.robustness import attacked_predictions, stratified_indices
-from advtail.attacks.threats import attack_settings, build_attack
+from advtail.attacks.threats import AUTOATTACKS, attack_settings, build_attack
 from advtail.data.arrays import load_image_set, write_json, write_npz
 from advtail.metrics.classification import accuracy_metrics
 from advtail.metrics.robustness import robust_flags_of, robust_metrics
@@ -58,8 +58,9 @@ def evaluate_robustness(
     train_counts = payload["class_counts"]
     autoattack_cfg = dict(threat.get("autoattack") or {})
     attack_images = dict(threat.get("images") or {})
-    if autoattack_cfg.get("images"):
-        attack_images["autoattack"] = autoattack_cfg["images"]
+    if autoattack_cfg.get("images"):  # both AutoAttacks, on the same images
+        for name in AUTOATTACKS:
+            attack_images.setdefault(name, autoattack_cfg["images"])
     autoattack_cfg.pop("images", None)
     subsets = {}
     for name, count in attack_images.items():
