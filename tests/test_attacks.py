@@ -301,6 +301,31 @@ def test_standard_autoattack_is_no_weaker_than_pgd20_or_the_art_ensemble(trained
     assert art["library"].startswith("adversarial-robustness-toolbox 1.")
 
 
+class _Quantised(nn.Module):
+    """A planted gradient mask: the model sees its input rounded to 0.5 steps, so the
+    input gradient is zero everywhere."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(torch.round(x * 2) / 2)
+
+
+def test_autoattack_flags_a_masked_model_and_not_the_plain_one(trained):
+    from advtail.attacks.autoattack import AutoAttack
+
+    model, x, y = trained
+    x, y = x[:20], y[:20]
+    eps, cheap = to_model_scale(16 / 255), {"apgd_iterations": 5, "square_queries": 10}
+    plain, masked = AutoAttack(eps, **cheap), AutoAttack(eps, **cheap)
+    plain(model, x, y, torch.Generator().manual_seed(0))
+    masked(_Quantised(model), x, y, torch.Generator().manual_seed(0))
+    assert plain.settings()["flags"] == ""
+    assert "zero gradient" in masked.settings()["flags"], masked.settings()
+
+
 # ------------------------------------------------------------------ the evaluation stage
 
 
@@ -376,3 +401,8 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
         {k: a["group_accuracy"]["tail"] for k, a in attacks.items()}
     )
     assert table.loc[table["attack"] == "autoattack", "note"].str.contains("subset").all()
+    # AutoAttack's checks found nothing to flag in a plain CNN (the flag column is empty)
+    assert table.loc[table["attack"] == "autoattack", "flags"].fillna("").eq("").all()
+    assert (
+        "version=standard, reduced cost" in table.set_index("attack").loc["autoattack", "settings"]
+    )

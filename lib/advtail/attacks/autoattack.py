@@ -22,6 +22,7 @@ takes [0, 1] images (x -> 2x - 1), halves the budgets and maps the examples back
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -163,6 +164,17 @@ class ArtAutoAttack(Attack):
         return from_unit_range(torch.from_numpy(adv01).to(x.device, x.dtype))
 
 
+class _Warnings(logging.Handler):
+    """The warnings a logger gives while it is attached (the library's checks)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 class AutoAttack(ArtAutoAttack):
     """The standard AutoAttack (Croce and Hein's code, ``pyautoattack``) under L-inf or L2
     with budget ``eps`` on the [-1, 1] scale: APGD-CE, APGD-T (9 target classes, fewer
@@ -173,6 +185,12 @@ class AutoAttack(ArtAutoAttack):
     """
 
     name = "autoattack"
+    # the library's logger, whose warnings are its checks of the evaluated model
+    LOGGER = "auto-attack"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flags: set[str] = set()
 
     def settings(self) -> dict:
         standard = (self.apgd_iterations, self.apgd_restarts, self.square_queries) == (
@@ -187,6 +205,10 @@ class AutoAttack(ArtAutoAttack):
             "apgd_iterations": self.apgd_iterations,
             "apgd_restarts": self.apgd_restarts,
             "square_queries": self.square_queries,
+            # the checks of auto-attack that flag an evaluation not to be trusted
+            # (randomised or dynamic model, softmax outputs, zero gradients, Square
+            # beating the white-box attacks), from every batch attacked so far
+            "flags": "; ".join(sorted(self.flags)),
         }
 
     def build(self, model, num_classes: int, device, seed: int):
@@ -212,5 +234,13 @@ class AutoAttack(ArtAutoAttack):
             num_classes = model(x[:1]).shape[1]
         seed = 0 if generator is None else int(torch.randint(0, 2**31, (1,), generator=generator))
         attack = self.build(wrapped, num_classes, x.device, seed)
-        adv01, _ = attack.run_standard_evaluation(to_unit_range(x), y, batch_size=self.batch_size)
+        logger, warnings = logging.getLogger(self.LOGGER), _Warnings()
+        logger.addHandler(warnings)
+        try:
+            adv01, _ = attack.run_standard_evaluation(
+                to_unit_range(x), y, batch_size=self.batch_size
+            )
+        finally:
+            logger.removeHandler(warnings)
+        self.flags |= {m.split(" See ")[0].rstrip(".!") for m in warnings.messages}
         return from_unit_range(adv01.to(x.device, x.dtype))

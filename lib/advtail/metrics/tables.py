@@ -158,6 +158,7 @@ ROBUSTNESS_SETTINGS = (
     "loss",
     "overshoot",
     "max_iter",
+    "version",
     "ensemble",
     "apgd_iterations",
     "apgd_restarts",
@@ -188,6 +189,8 @@ def robustness_rows(m: dict, experiment: str = "", replicates: dict | None = Non
             f"{key}={a[key]}" for key in ROBUSTNESS_SETTINGS if key in a
         ) or ("worst case over " + ", ".join(a["over"]) if "over" in a else "")
         row["note"] = a.get("note", "")
+        # AutoAttack's checks of the model: why its evaluation may not be trusted
+        row["flags"] = a.get("flags", "")
         names = m["class_names"]
         row.update({f"acc_{n}": v for n, v in zip(names, a["per_class_accuracy"], strict=True)})
         for key, prefix in (("predicted_counts", "pred"), ("true_counts", "true")):
