@@ -3,7 +3,10 @@ Toolbox (ART) on a small trained classifier, and gradient-masking sanity checks.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from advtail.attacks.base import eval_mode
@@ -395,7 +398,22 @@ def test_evaluate_robustness_writes_every_attack_per_group_and_the_examples(vict
             assert np.abs(delta).max() <= 64 / 255 + 1e-5
         assert np.abs(arrays["adv_pgd20"] - arrays["clean"]).max() > 60 / 255
         assert np.array_equal(arrays["adv_clean"], arrays["clean"])
-    table = robustness_table([out], tmp_path / "robustness.csv", "test", None, tmp_path / "s.csv")
+    table = robustness_table(
+        [out],
+        tmp_path / "robustness.csv",
+        "test",
+        None,
+        tmp_path / "s.csv",
+        recipes={"victim": {"arch": {"name": "small_cnn"}, "seed": 0}},
+        out_cards=tmp_path / "cards",
+        out_cards_table=tmp_path / "cards.csv",
+    )
+    # its RobustBench-format card, and the table of cards
+    card = json.loads((tmp_path / "cards/victim_linf32.json").read_text())
+    assert card["autoattack_acc"] == f"{100 * attacks['autoattack']['accuracy']:.2f}"
+    assert card["architecture"] == "small_cnn" and card["eps"] == "32/255"
+    cards = pd.read_csv(tmp_path / "cards.csv")
+    assert len(cards) == 1 and cards.loc[0, "headline_attack"] == "autoattack"
     assert list(table["attack"]) == list(attacks)
     assert table.set_index("attack")["tail_accuracy"].to_dict() == pytest.approx(
         {k: a["group_accuracy"]["tail"] for k, a in attacks.items()}

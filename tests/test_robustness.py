@@ -174,3 +174,71 @@ def test_example_grid_magnifies_each_models_perturbation_to_full_scale(tmp_path)
     factors = plot_adversarial_examples(examples, "pgd20", ["zero", "one"], tmp_path / "g.png")
     assert factors == pytest.approx({"a": 10.0, "b": 4.0})
     assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _metrics(with_autoattack: bool) -> dict:
+    def result(acc, tail, per_class):
+        return {
+            "accuracy": acc,
+            "group_accuracy": {"head": 1.0, "body": 0.5, "tail": tail},
+            "per_class_accuracy": per_class,
+            "num_attacked": 4,
+        }
+
+    attacks = {"clean": result(0.75, 0.5, [1.0, 0.5]), "pgd20": result(0.5, 0.0, [1.0, 0.0])}
+    attacks["pgd20"] |= {"library": "advtail 0.1.0", "steps": 20}
+    if with_autoattack:
+        attacks["autoattack"] = result(0.25, 0.0, [0.5, 0.0]) | {
+            "library": "pyautoattack 0.2.0",
+            "version": "standard",
+            "flags": "there are 1 points with zero gradient",
+            "note": "on a fixed class-stratified subset of 4 of 8 test images (seed 0)",
+        }
+    attacks["worst_case"] = result(0.5, 0.0, [1.0, 0.0]) | {"over": ["clean", "pgd20"]}
+    return {
+        "classifier": "reat_lt10",
+        "dataset": "cifar10",
+        "subset": "lt10",
+        "threat": "linf8",
+        "norm": "linf",
+        "eps": 8 / 255,
+        "eps_label": "8/255",
+        "class_names": ["cat", "dog"],
+        "num_test": 8,
+        "attacks": attacks,
+    }
+
+
+def test_model_card_has_robustbench_fields_and_our_extensions():
+    from advtail.metrics.model_cards import ROBUSTBENCH_FIELDS, card_row, model_card
+
+    recipe = {
+        "arch": {"name": "resnet18"},
+        "seed": 3,
+        "paper": {"venue": "a venue", "link": "https://example.org/paper", "reported": "42.0"},
+    }
+    card = model_card(_metrics(True), recipe)
+    assert list(card)[: len(ROBUSTBENCH_FIELDS)] == list(ROBUSTBENCH_FIELDS)
+    assert card["name"] == "reat_lt10" and card["architecture"] == "resnet18"
+    assert card["threat_model"] == "Linf" and card["eps"] == "8/255"
+    # RobustBench's form: percent with two decimals, as strings
+    assert card["clean_acc"] == "75.00" and card["autoattack_acc"] == "25.00"
+    assert card["number_forward_passes"] == 1 and card["additional_data"] is False
+    assert (card["venue"], card["reported"]) == ("a venue", "42.0")
+    ours = card["advtail"]
+    assert ours["headline_attack"] == "autoattack" and ours["num_attacked"] == 4
+    assert ours["per_class_accuracy"] == {"cat": 0.5, "dog": 0.0}
+    assert ours["flags"].startswith("there are 1 points") and ours["seed"] == 3
+    assert ours["attack_settings"]["autoattack"]["version"] == "standard"
+    assert ours["robust_accuracy"] == {
+        "clean": 0.75,
+        "pgd20": 0.5,
+        "autoattack": 0.25,
+        "worst_case": 0.5,
+    }
+    row = card_row(card)
+    assert row["tail_accuracy"] == 0.0 and row["flags"] == ours["flags"]
+    # without AutoAttack the card says so, and its headline is the worst case
+    plain = model_card(_metrics(False), {})
+    assert plain["autoattack_acc"] is None and plain["venue"] is None
+    assert plain["advtail"]["headline_attack"] == "worst_case"

@@ -422,6 +422,14 @@ def test_robustness_outputs(workdir):
         assert (rows["accuracy"].diff().dropna() <= 1e-9).all()
     summary = pd.read_csv(workdir / "results/tables/robustness_summary.csv")
     assert set(summary["n_seeds"]) == {1} and len(summary) == len(table)
+    # a RobustBench-format card per classifier and threat; AutoAttack's where it ran
+    cards = pd.read_csv(workdir / "results/tables/model_cards.csv")
+    assert len(cards) == len(table.groupby(["classifier", "threat"]))
+    assert set(cards["threat_model"]) == {"Linf"}
+    main_cards = cards[cards["threat"] == "linf16"]
+    assert main_cards["autoattack_acc"].notna().all()
+    assert (main_cards["headline_attack"] == "autoattack").all()
+    assert len(list((workdir / "results/model_cards").glob("*.json"))) == len(cards)
     for name in (
         "robust_accuracy_groups",
         "adversarial_predictions",

@@ -43,6 +43,14 @@ rule robustness_table:
             category="Tables (CSV)",
             subcategory="Robustness",
         ),
+        # a RobustBench-format card per classifier and threat, and the table of them
+        cards=directory("results/model_cards"),
+        cards_table=report(
+            "results/tables/model_cards.csv",
+            caption="../report/model_cards.rst",
+            category="Tables (CSV)",
+            subcategory="Robustness",
+        ),
     log:
         "results/logs/robustness_table.log",
     conda:
@@ -54,6 +62,14 @@ rule robustness_table:
     params:
         experiment=config["experiment"],
         replicates=canonical(REPLICATES["classifiers"]),
+        # the cards' training recipes
+        recipes=canonical(
+            {
+                name: config["classifiers"][name]
+                for threat in THREATS
+                for name in ROBUSTNESS["threats"][threat]["classifiers"]
+            }
+        ),
     script:
         "../scripts/robustness_table.py"
 

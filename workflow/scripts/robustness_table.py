@@ -10,4 +10,7 @@ with rule_log(snakemake.log[0]):
         snakemake.params.experiment,
         replicates=snakemake.params.replicates,
         out_summary=snakemake.output.summary,
+        recipes=snakemake.params.recipes,
+        out_cards=snakemake.output.cards,
+        out_cards_table=snakemake.output.cards_table,
     )

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from advtail.data.arrays import write_json
 from advtail.errors import DataFileError
+from advtail.metrics.model_cards import card_row, model_card
 from advtail.metrics.tables import (
     CAS_METRICS_KEYS,
     CLASSIFIER_METRICS_KEYS,
@@ -142,15 +144,25 @@ def robustness_table(
     experiment: str = "",
     replicates: dict | None = None,
     out_summary: str | Path | None = None,
+    recipes: dict | None = None,
+    out_cards: str | Path | None = None,
+    out_cards_table: str | Path | None = None,
 ) -> pd.DataFrame:
     """One row per classifier, threat and attack
     (:func:`advtail.metrics.tables.robustness_rows`); ``replicates`` and ``out_summary``
-    as for :func:`classifier_table`, the summary per method, threat and attack."""
-    rows = [
-        row
-        for path in metrics_paths
-        for row in robustness_rows(read_metrics(path, ROBUSTNESS_KEYS), experiment, replicates)
-    ]
+    as for :func:`classifier_table`, the summary per method, threat and attack. With
+    ``out_cards``, a model card in RobustBench's format per classifier and threat
+    (:func:`advtail.metrics.model_cards.model_card`, ``recipes``: the classifiers'
+    config entries) in that folder, ``<classifier>_<threat>.json``, and the table of all
+    cards in ``out_cards_table``."""
+    files = [read_metrics(path, ROBUSTNESS_KEYS) for path in metrics_paths]
+    rows = [row for metrics in files for row in robustness_rows(metrics, experiment, replicates)]
+    if out_cards is not None:
+        cards = [model_card(m, (recipes or {}).get(m["classifier"], {})) for m in files]
+        Path(out_cards).mkdir(parents=True, exist_ok=True)
+        for card in cards:
+            write_json(Path(out_cards) / f"{card['name']}_{card['advtail']['threat']}.json", card)
+        write_table([card_row(card) for card in cards], out_cards_table)
     if rows:  # by budget, then model; each model's attacks in the config's order
         rows = pd.DataFrame(rows).sort_values(["norm", "eps", "classifier"], kind="stable")
     by = ("dataset", "subset", "method", "threat", "attack")
