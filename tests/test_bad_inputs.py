@@ -246,6 +246,25 @@ def test_corrupt_sidecar_stops_the_run_before_any_job(done, content, problem):
         sidecar.write_bytes(original)
 
 
+@pytest.mark.parametrize("cut", ["truncated", "overwritten"])
+def test_broken_figure_stops_the_run_before_any_job(done, cut):
+    figure = next(iter(sorted((done / "results").rglob("*.png"))))
+    original = figure.read_bytes()
+    try:
+        figure.write_bytes(original[:-100] if cut == "truncated" else b"not a picture")
+        before = checksums(done / "results")
+        result = snakemake(done, "--cores", "1", "--configfile", "config/base.yaml", check=False)
+        assert checksums(done / "results") == before
+        assert result.returncode == 1
+        lines = error_lines(result)
+        assert len(lines) == 1, lines
+        relative = figure.relative_to(done)
+        assert lines[0].startswith(f"Data file error: {relative}: not a whole PNG"), lines[0]
+        assert "delete it" in lines[0]
+    finally:
+        figure.write_bytes(original)
+
+
 # ------------------------------------------------------------------ job-time cases
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from advtail.data.arrays import load_sidecar
 from advtail.data.subsets import target_counts
-from advtail.errors import ConfigError
+from advtail.errors import ConfigError, DataFileError
 
 # Images per class of scikit-learn's bundled digits (load_digits, 1797 images; a test
 # compares this with the data set itself, so a change of the bundled file is caught).
@@ -154,6 +154,27 @@ def preflight(config: dict, *, jobs_run_here: bool = True) -> None:
     if gpu_memory is not None:
         check_memory(config, gpu_memory, "the GPU")
     check_memory(config, physical_memory(), "this machine's memory")
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"  # the IEND chunk's type and CRC: the last bytes of a PNG
+
+
+def check_figures(results: str | os.PathLike) -> None:
+    """Every existing PNG under ``results`` is whole: it starts with PNG's signature and
+    ends with its IEND chunk. A cut or overwritten figure keeps its time, so Snakemake
+    would not draw it again, and the report would embed it as it is."""
+    for path in sorted(Path(results).rglob("*.png")):
+        with open(path, "rb") as handle:
+            head = handle.read(len(PNG_SIGNATURE))
+            handle.seek(max(0, path.stat().st_size - len(PNG_END)))
+            tail = handle.read()
+        if head != PNG_SIGNATURE or tail != PNG_END:
+            raise DataFileError(
+                path,
+                "not a whole PNG (no PNG signature at its start or no IEND chunk at its "
+                "end: cut short or overwritten); delete it and rerun to draw it again",
+            )
 
 
 def check_sidecars(results: str | os.PathLike, config: dict) -> None:

@@ -35,7 +35,7 @@ from advtail.data.sources import SPLITS
 from advtail.errors import ConfigError, DataFileError
 from advtail.metrics.fid_backbone import resolve_fid_backbone
 
-from advtail.preflight import check_sidecars, preflight
+from advtail.preflight import check_figures, check_sidecars, preflight
 from advtail.workflow.catalog import (
     REPORT_TABLES,
     ROBUSTNESS_FIGURES,
@@ -56,6 +56,7 @@ try:
     # jobs run too: there each network job checks its device)
     preflight(config, jobs_run_here=jobs_run_here(workflow))
     check_sidecars("results", config)
+    check_figures("results")
 except ConfigError as err:
     # One line, before any job runs (Snakemake deletes a job's old outputs when it starts).
     sys.exit(f"Config error: {err}")
