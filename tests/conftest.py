@@ -91,6 +91,12 @@ def write_source(path: Path, text: str) -> None:
     path.write_text(textwrap.dedent(text))
 
 
+def pytest_xdist_auto_num_workers(config):
+    """One worker more than cores (``-n auto``): the Slurm, report and version tests
+    mostly wait (on Slurm's queue, apt, pip), and the spare worker runs tests meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
+
 # The longest modules first: pytest-xdist (pyproject's addopts) gives each worker whole
 # modules, their module fixtures built once, in collection order; a long module begun
 # last would run on alone while the other worker idles.

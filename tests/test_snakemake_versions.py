@@ -18,9 +18,9 @@ from conftest import copy_workflow, workflow_env
 
 pytestmark = [pytest.mark.workflow, pytest.mark.versions]
 
-# the lowest release the pin allows, and the two ends of the range that read only
-# config.yaml from a profile folder
-VERSIONS = ["9.0.0", "9.16.0", "9.18.2"]
+# the two ends of the range that reads only config.yaml from a profile folder, the
+# first of them the lowest release the pin allows
+VERSIONS = ["9.0.0", "9.18.2"]
 
 
 @pytest.fixture(scope="module")
