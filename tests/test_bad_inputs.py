@@ -225,6 +225,24 @@ def test_deleted_sidecar_is_rebuilt(done, tmp_path):
     assert planned_jobs(snakemake(root, "-n", "--configfile", "config/base.yaml")) == {}
 
 
+def only_error_with(done, path, content: bytes) -> str:
+    """Run the base config with ``path`` holding ``content``: the run must stop before any
+    job, with one error line (returned), and change nothing under results/. ``path`` gets
+    its bytes back after."""
+    original = path.read_bytes()
+    try:
+        path.write_bytes(content)
+        before = checksums(done / "results")
+        result = snakemake(done, "--cores", "1", "--configfile", "config/base.yaml", check=False)
+        assert checksums(done / "results") == before
+        assert result.returncode == 1
+        lines = error_lines(result)
+        assert len(lines) == 1, lines
+        return lines[0]
+    finally:
+        path.write_bytes(original)
+
+
 @pytest.mark.parametrize(
     "content,problem",
     [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")],
@@ -232,37 +250,22 @@ def test_deleted_sidecar_is_rebuilt(done, tmp_path):
 def test_corrupt_sidecar_stops_the_run_before_any_job(done, content, problem):
     sidecar = done / "results/subsets/digits/lt20/subset.json"
     original = sidecar.read_bytes()
-    try:
-        sidecar.write_text(content)
-        before = checksums(done / "results")
-        result = snakemake(done, "--cores", "1", "--configfile", "config/base.yaml", check=False)
-        assert checksums(done / "results") == before
-        assert result.returncode == 1
-        lines = error_lines(result)
-        assert len(lines) == 1, lines
-        assert lines[0].startswith("Data file error: results/subsets/digits/lt20/subset.json: ")
-        assert problem in lines[0] and "delete it" in lines[0]
-    finally:
-        sidecar.write_bytes(original)
+    line = only_error_with(done, sidecar, content.encode())
+    assert line.startswith("Data file error: results/subsets/digits/lt20/subset.json: ")
+    assert problem in line and "delete it" in line
+    assert sidecar.read_bytes() == original
 
 
 @pytest.mark.parametrize("cut", ["truncated", "overwritten"])
 def test_broken_figure_stops_the_run_before_any_job(done, cut):
     figure = next(iter(sorted((done / "results").rglob("*.png"))))
     original = figure.read_bytes()
-    try:
-        figure.write_bytes(original[:-100] if cut == "truncated" else b"not a picture")
-        before = checksums(done / "results")
-        result = snakemake(done, "--cores", "1", "--configfile", "config/base.yaml", check=False)
-        assert checksums(done / "results") == before
-        assert result.returncode == 1
-        lines = error_lines(result)
-        assert len(lines) == 1, lines
-        relative = figure.relative_to(done)
-        assert lines[0].startswith(f"Data file error: {relative}: not a whole PNG"), lines[0]
-        assert "delete it" in lines[0]
-    finally:
-        figure.write_bytes(original)
+    broken = original[:-100] if cut == "truncated" else b"not a picture"
+    line = only_error_with(done, figure, broken)
+    relative = figure.relative_to(done)
+    assert line.startswith(f"Data file error: {relative}: not a whole PNG"), line
+    assert "delete it" in line
+    assert figure.read_bytes() == original
 
 
 # ------------------------------------------------------------------ job-time cases

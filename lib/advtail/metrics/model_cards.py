@@ -14,6 +14,8 @@ asks for.
 
 from __future__ import annotations
 
+from advtail.metrics.tables import ROBUSTNESS_SETTINGS
+
 ROBUSTBENCH_FIELDS = (
     "name",
     "architecture",
@@ -83,21 +85,7 @@ def model_card(metrics: dict, recipe: dict) -> dict:
     return card
 
 
-SETTING_KEYS = (
-    "library",
-    "version",
-    "ensemble",
-    "steps",
-    "step_size",
-    "random_start",
-    "restarts",
-    "loss",
-    "overshoot",
-    "max_iter",
-    "apgd_iterations",
-    "apgd_restarts",
-    "square_queries",
-)
+SETTING_KEYS = ("library", *ROBUSTNESS_SETTINGS)  # what ran, as the robustness table
 
 
 def card_row(card: dict) -> dict:
