@@ -37,6 +37,7 @@ include: "workflow/rules/adversarial_training.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/robust_gans.smk"
 include: "workflow/rules/uaps.smk"
+include: "workflow/rules/claims.smk"
 
 
 rule all:
@@ -70,3 +71,5 @@ localrules:
     figure_uap_fooling_rate,
     figure_uap_transfer,
     figure_uap_perturbations,
+    claims,
+    figure_claims,

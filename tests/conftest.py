@@ -97,6 +97,18 @@ def pytest_xdist_auto_num_workers(config):
     return (os.cpu_count() or 1) + 1
 
 
+def pytest_configure(config):
+    """One torch thread per xdist worker: the workers (one more than cores) and the
+    workflow fixture's jobs already fill the cores, and torch's default of a thread per
+    core, spinning while it waits, oversubscribes them (ART's DeepFool test took 10x as
+    long). Not OMP_NUM_THREADS: subprocesses would inherit it (``nproc`` honours it, and
+    the Slurm test's cluster would get one CPU)."""
+    if hasattr(config, "workerinput"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 # The longest modules first: pytest-xdist (pyproject's addopts) gives each worker whole
 # modules, their module fixtures built once, in collection order; a long module begun
 # last would run on alone while the other worker idles.

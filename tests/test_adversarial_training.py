@@ -244,7 +244,11 @@ def _robustness_file(path, classifier, train_counts, adversarial_to):
 def _training_files(folder, predicted_per_epoch, counts=(40, 20, 10, 6)):
     folder.mkdir(parents=True)
     rows = [
-        {"epoch": e + 1, **{f"adversarial_predicted_{k}": c for k, c in enumerate(p)}}
+        {
+            "epoch": e + 1,
+            "train_accuracy": 0.9 - 0.3 * e,
+            **{f"adversarial_predicted_{k}": c for k, c in enumerate(p)},
+        }
         for e, p in enumerate(predicted_per_epoch)
     ]
     pd.DataFrame(rows).to_csv(folder / "log.csv", index=False)
@@ -272,6 +276,12 @@ def test_adversarial_training_table_joins_robustness_and_training(tmp_path):
     assert reat.loc["pgd20", "train_adversarial_kl_first"] == pytest.approx(np.log(4), rel=1e-3)
     assert reat.loc["pgd20", "train_adversarial_kl_last"] == pytest.approx(0, abs=1e-6)
     assert reat.loc["pgd20", "train_adversarial_tail_share_last"] == pytest.approx(0.25)
+    # REAT's premise: the training adversarial accuracy, and the head's share of the
+    # predictions beyond its share of the labels (head = class 0, 40 of 76 labels)
+    assert reat.loc["pgd20", "train_adversarial_accuracy_first"] == pytest.approx(0.9)
+    assert reat.loc["pgd20", "train_adversarial_accuracy_last"] == pytest.approx(0.6)
+    assert reat.loc["pgd20", "train_adversarial_head_excess_first"] == pytest.approx(1 - 40 / 76)
+    assert reat.loc["pgd20", "train_adversarial_head_excess_last"] == pytest.approx(0.25 - 40 / 76)
     assert ce["train_adversarial_kl_last"].isna().all()
     # every PGD example in one class: robust only where that is the true class
     assert reat.loc["pgd20", "tail_accuracy"] == 1.0 and reat.loc["pgd20", "head_accuracy"] == 0

@@ -152,6 +152,10 @@ CLASSIFIER_JOBS = {
 }  # every GAN reads a classifier (in-loop, labeller, annotator)
 
 
+# the claims read every table but the classifiers' own (rule claims, its forest plot)
+CLAIM_JOBS = {"claims": 1, "figure_claims": 1}
+
+
 def edit(path: Path) -> None:
     """Change a module's content (Snakemake 9 ignores a newer mtime whose checksum is
     unchanged, so a bare ``touch`` is not an edit)."""
@@ -195,7 +199,8 @@ def test_touching_a_subset_only_module_reruns_subsets_and_descendants(workdir, t
         "make_subset": 6,
         **CLASSIFIER_JOBS,
         **UAP_JOBS,
-        "table_view": 12,  # every table's report page
+        **CLAIM_JOBS,
+        "table_view": 14,  # every table's report page
         "all": 1,
     }
     # the original, unedited, still has nothing to do
@@ -210,7 +215,8 @@ def test_touching_a_source_module_reruns_everything_below_it(workdir, tmp_path):
         "make_subset": 6,
         **CLASSIFIER_JOBS,
         **UAP_JOBS,
-        "table_view": 12,  # every table's report page
+        **CLAIM_JOBS,
+        "table_view": 14,  # every table's report page
         "all": 1,
     }
 
@@ -275,7 +281,8 @@ def test_changed_subset_params_rerun_that_subset(workdir, tmp_path):
         **GAN_JOBS,
         **ROBUSTNESS_JOBS,  # every evaluated classifier is on lt20 or balanced_lt20
         **UAP_JOBS,  # every victim is on lt20
-        "table_view": 12,
+        **CLAIM_JOBS,
+        "table_view": 14,
         "all": 1,
     }
 
@@ -290,7 +297,8 @@ def test_changed_gan_params_rerun_that_gan_only(workdir, tmp_path):
         "gan_table": 1,
         **FIGURE_JOBS,
         **ROBUST_GAN_JOBS,  # AC-GAN is the robust GANs' baseline
-        "table_view": 4,  # the pages of both tables and their summaries
+        **CLAIM_JOBS,
+        "table_view": 6,  # the pages of the tables, their summaries and the claims
         "all": 1,
     }
 
@@ -356,6 +364,8 @@ def test_report_holds_every_figure_and_table(workdir):
         "uap_perturbations.png",
         "uap_fooling_rate.png",
         "uap_transfer.png",
+        "claims.csv",
+        "claims.png",
     ):
         assert name in html
     assert "fid_annotator" in html  # a caption says which FID it is
@@ -393,7 +403,7 @@ def test_report_reads_well_in_a_headless_browser(workdir, browser_check, tmp_pat
     problems, seen = browser_check.check_report(report, tmp_path / "shots", root=workdir)
     assert not problems, "\n".join(problems)
     # every figure and table page of the default experiment was opened
-    assert seen["figures"] >= 20 and seen["tables"] == 12, seen
+    assert seen["figures"] >= 21 and seen["tables"] == 14, seen
     assert (tmp_path / "shots/front_page.png").stat().st_size > 10_000
 
 
@@ -624,3 +634,17 @@ def test_corrupt_dataset_file_fails_the_subset_job_with_its_name(workdir, tmp_pa
     )
     assert result.returncode != 0
     assert "results/datasets/digits/train.npz: sha256" in result.stdout + result.stderr
+
+
+def test_claims_outputs(workdir):
+    config = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    claims = pd.read_csv(workdir / "results/tables/claims.csv")
+    assert claims["claim"].tolist() == sorted(config["claims"])  # by id
+    # one seed: no claim is evidence either way (unless its premise already fails)
+    assert set(claims["verdict"]) <= {"one seed: not evidence", "premise not met"}
+    assert (claims["n_seeds"] == 1).all()
+    pairs = pd.read_csv(workdir / "results/tables/claims_pairs.csv")
+    # one pair per claim, two for the UAP claims (one per victim)
+    expected = {name: 2 if c["table"] == "uap" else 1 for name, c in config["claims"].items()}
+    assert pairs.groupby("claim").size().to_dict() == expected
+    assert (workdir / "results/figures/claims.png").stat().st_size > 10_000

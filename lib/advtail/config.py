@@ -18,6 +18,7 @@ import jsonschema
 import yaml
 
 from advtail.errors import ConfigError, ConfigFileError
+from advtail.workflow.catalog import UAP_METHODS, claim_premises
 
 # Variant keys (which keys each data source, subset profile, architecture, loss,
 # re-weighting and optimizer reads, which it requires, and per-variant defaults) are
@@ -860,6 +861,80 @@ def check_seeds(config: dict) -> None:
     walk(config, "")
 
 
+def claim_methods(table: str, config: dict) -> list[str] | None:
+    """The method names the config puts in the results table ``table`` (None: the config
+    makes no such table)."""
+    classifiers, gans = config.get("classifiers") or {}, config.get("gans") or {}
+    threats = (config.get("robustness") or {}).get("threats") or {}
+    evaluated = sorted({name for threat in threats.values() for name in threat["classifiers"]})
+    adversarial = adversarial_training_threat(config.get("robustness") or {}, classifiers)
+    methods = {
+        "classifiers": sorted(classifiers) or None,
+        "gan_metrics": sorted(gans) or None,
+        "robustness": evaluated or None,
+        "adversarial_training": threats[adversarial]["classifiers"] if adversarial else None,
+        "robust_gans": robust_gan_comparison(gans) or None,
+        "uap": list(UAP_METHODS) if config.get("uaps") else None,
+    }
+    return methods[table]
+
+
+def _check_claims(config: dict) -> None:
+    """Each claim reads tables the config makes, and its treatment, control and premises
+    name methods of those tables (a missing control is an error before any job)."""
+    threats = (config.get("robustness") or {}).get("threats") or {}
+    for claim_id, claim in (config.get("claims") or {}).items():
+        key = f"claims.{claim_id}"
+        conditions = claim_premises(claim)
+        several = isinstance(claim.get("premise"), list)
+        # (key, table, method or None, where) of the claim and of each premise
+        reads = [(key, claim["table"], None, claim.get("where"))]
+        for i, premise in enumerate(conditions):
+            premise_key = f"{key}.premise" + (f".{i}" if several else "")
+            reads.append(
+                (
+                    premise_key,
+                    premise.get("table", claim["table"]),
+                    premise.get("method"),
+                    premise.get("where"),
+                )
+            )
+            if not {"at_least", "at_most"} & set(premise):
+                raise ConfigError(
+                    premise_key, "expected a bound: at_least or at_most", has_value=False
+                )
+        named = [(f"{key}.treatment", claim["treatment"])]
+        if isinstance(claim["control"], str):
+            named.append((f"{key}.control", claim["control"]))
+        for read_key, table, method, where in reads:
+            methods = claim_methods(table, config)
+            if methods is None:
+                raise ConfigError(
+                    f"{read_key}.table" if read_key != key else f"{key}.table",
+                    f"expected a table this config makes; it makes no '{table}' table",
+                    table,
+                )
+            checks = named if read_key == key else [(f"{read_key}.method", method)] * bool(method)
+            for name_key, name in checks:
+                if name not in methods:
+                    raise ConfigError(
+                        name_key,
+                        f"expected a method of the {table} table ({', '.join(methods)})",
+                        name,
+                    )
+            threat = (where or {}).get("threat")
+            if threat is not None and threat not in threats:
+                raise ConfigError(
+                    f"{read_key}.where.threat",
+                    f"expected a threat defined under 'robustness.threats' ({sorted(threats)})",
+                    threat,
+                )
+        if claim["treatment"] == claim["control"]:
+            raise ConfigError(
+                f"{key}.control", "expected a method other than the treatment", claim["control"]
+            )
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema and its cross-references; fill defaults.
 
@@ -922,6 +997,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
                     "val",
                 )
 
+    _check_claims(config)
     resolve_fid_backbone(config["evaluation"])  # a configured weights path must exist
     for cfg in config["datasets"].values():  # per-source defaults (x-default-for)
         for key, value in variants["dataset"][cfg["source"]]["defaults"].items():

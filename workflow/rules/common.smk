@@ -41,6 +41,7 @@ from advtail.workflow.catalog import (
     ROBUSTNESS_FIGURES,
     UAP_FIGURES,
     UAP_METHODS,
+    claim_tables,
     report_table_pages,
 )
 from advtail.workflow.execution import jobs_run_here
@@ -300,6 +301,8 @@ DISCRIMINATOR_METHODS = sorted(
 
 # the universal-perturbation stage (rules in uaps.smk)
 UAPS = config.get("uaps") or {}
+# claims computed from the tables over seeds (rule claims)
+CLAIMS = config.get("claims") or {}
 UAP_VICTIMS = UAPS.get("victims", [])
 UAP_SEEDS = UAPS.get("seeds", [])
 
@@ -386,6 +389,8 @@ def figure_targets():
         figures.append("robust_gan_accuracy_against_eps")
     if UAPS:
         figures += UAP_FIGURES
+    if CLAIMS:
+        figures.append("claims")
     return [f"results/figures/{name}.png" for name in figures]
 
 
@@ -474,4 +479,6 @@ def all_targets():
         targets.append("results/tables/robust_gans.csv")
     if UAPS:
         targets.append("results/tables/uap.csv")
+    if CLAIMS:
+        targets.append("results/tables/claims.csv")
     return targets + report_table_pages(targets)

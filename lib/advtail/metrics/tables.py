@@ -212,13 +212,22 @@ def adversarial_training_columns(log: pd.DataFrame, train_counts) -> dict:
     if not columns or log.empty:
         return {}
     counts = log[columns].to_numpy(dtype=float)
-    is_tail = class_groups(np.asarray(train_counts)) == "tail"
+    groups = class_groups(np.asarray(train_counts))
+    label_head_share = np.asarray(train_counts, dtype=float)[groups == "head"].sum() / max(
+        float(np.sum(train_counts)), 1.0
+    )
     row = {}
     for when, epoch in (("first", 0), ("last", -1)):
+        total = max(counts[epoch].sum(), 1.0)
         row[f"train_adversarial_kl_{when}"] = counts_kl_to_uniform(counts[epoch])
-        row[f"train_adversarial_tail_share_{when}"] = counts[epoch][is_tail].sum() / max(
-            counts[epoch].sum(), 1.0
+        row[f"train_adversarial_tail_share_{when}"] = counts[epoch][groups == "tail"].sum() / total
+        # the premise of REAT: training adversarial examples often misclassified, and
+        # their predictions leaning to the head beyond the head's share of the labels
+        row[f"train_adversarial_head_excess_{when}"] = (
+            counts[epoch][groups == "head"].sum() / total - label_head_share
         )
+        if "train_accuracy" in log.columns:  # on the adversarial batches
+            row[f"train_adversarial_accuracy_{when}"] = float(log["train_accuracy"].iloc[epoch])
     return row
 
 

@@ -34,18 +34,38 @@ REPORT_TABLES = {
     "robust_gans_summary": "Robust GANs",
     "uap": "Universal perturbations",
     "uap_summary": "Universal perturbations",
+    "claims": "Claims",
+    "claims_pairs": "Claims",
 }
 
 
 def report_table_pages(targets) -> list[str]:
-    """The report pages of the tables among ``targets`` and of their summaries."""
+    """The report pages of the tables among ``targets`` and of their companions (the
+    tables named after them: ``<name>_summary``, ``claims_pairs``)."""
     pages = []
     for target in targets:
         path = Path(target)
         if path.parent.as_posix() == "results/tables" and path.stem in REPORT_TABLES:
             pages += [
                 f"results/tables/{name}.html"
-                for name in (path.stem, f"{path.stem}_summary")
-                if name in REPORT_TABLES
+                for name in REPORT_TABLES
+                if name == path.stem or name.startswith(f"{path.stem}_")
             ]
     return pages
+
+
+def claim_premises(claim: dict) -> list[dict]:
+    """A claim's premise conditions (its ``premise``: one, or a list)."""
+    premise = claim.get("premise")
+    if not premise:
+        return []
+    return list(premise) if isinstance(premise, list) else [premise]
+
+
+def claim_tables(claims: dict) -> list[str]:
+    """The results tables the claims read (their own and their premises')."""
+    names = set()
+    for claim in claims.values():
+        names.add(claim["table"])
+        names.update(p.get("table", claim["table"]) for p in claim_premises(claim))
+    return sorted(names)
