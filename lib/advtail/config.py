@@ -75,7 +75,12 @@ class DuplicateKeyError(yaml.YAMLError):
     pass
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML has it (the pure-Python one took most of a dry run's
+# config reading); the constructor, which checks the keys, is the same
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UniqueKeyLoader(SAFE_LOADER):
     """A safe loader that rejects a key written twice in one mapping: YAML's own rule,
     which PyYAML does not enforce (it keeps the last value, so a second classifier of the
     same name would silently replace the first). Merge keys (``<<: *anchor``) are
@@ -147,7 +152,7 @@ def finite_numbers(value, key: str = "") -> None:
 
 
 def load_schema(path: str | Path) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.load(Path(path).read_text(), Loader=SAFE_LOADER)  # noqa: S506 - safe loader
 
 
 def _dotted(parts) -> str:
