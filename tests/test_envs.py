@@ -73,15 +73,16 @@ def distributions(modules) -> dict[str, set[str]]:
     return {m: {d.lower() for d in provided.get(m, [])} for m in modules}
 
 
-# the config layer (config.py, preflight.py) runs only in the process that runs the
-# workflow; every other module of lib/ and the rule scripts run in jobs
-HOST_ONLY = {"config.py", "preflight.py"}
+# the config layer (the config package, preflight.py) runs only in the process that runs
+# the workflow; every other module of lib/ and the rule scripts run in jobs
+HOST_ONLY = {"config", "preflight.py"}
 # imported by a dependency without declaring it (ART's AutoAttack imports multiprocess)
 UNDECLARED_BY_DEPENDENCIES = {"multiprocess"}
 
 
 def job_sources():
-    lib = [p for p in (REPO / "lib/advtail").rglob("*.py") if p.name not in HOST_ONLY]
+    root = REPO / "lib/advtail"
+    lib = [p for p in root.rglob("*.py") if p.relative_to(root).parts[0] not in HOST_ONLY]
     return lib + sorted((REPO / "workflow/scripts").glob("*.py"))
 
 
