@@ -176,6 +176,14 @@ def test_pair_by_and_where_select_the_rows():
         claims_table({"uap": pd.DataFrame(rows)}, {"u": {**claim, "pair_by": []}}, "x")
 
 
+def test_the_dataset_is_that_of_the_compared_rows():
+    digits = gan_table([0.1, 0.1], [0.3, 0.2])
+    mnist = gan_table([0.1, 0.1], [0.3, 0.2]).assign(dataset="mnist")
+    mnist["method"] = mnist["method"] + "_mnist"
+    row, _ = one_claim(pd.concat([digits, mnist]))
+    assert row["dataset"] == "digits"
+
+
 def test_a_column_the_table_lacks_names_the_claim():
     with pytest.raises(ClaimError, match=r"claims\.c\.column: the table has no column 'fid50'"):
         one_claim(gan_table([0.1], [0.2]), column="fid50")

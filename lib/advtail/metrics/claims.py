@@ -177,6 +177,15 @@ def _condition(premise: dict) -> str:
     return f"{premise['column']}{method} {' and '.join(bounds)}"
 
 
+def _datasets(table: pd.DataFrame, claim_id: str, claim: dict) -> str:
+    """The data sets of the rows the claim compares (';'-joined; empty: no such column)."""
+    if "dataset" not in table.columns:
+        return ""
+    rows = select_rows(table, claim.get("where") or {}, claim_id, "where")
+    rows = rows[rows["method"].isin([claim["treatment"], claim["control"]])]
+    return ";".join(sorted(rows["dataset"].astype(str).unique()))
+
+
 def claim_row(table: pd.DataFrame, claim_id: str, claim: dict, tables: dict | None = None) -> dict:
     """The ``claims.csv`` row of one claim, computed from its table's rows (premises on
     other tables from ``tables``: name -> table)."""
@@ -204,9 +213,7 @@ def claim_row(table: pd.DataFrame, claim_id: str, claim: dict, tables: dict | No
         "claim": claim_id,
         "paper": claim["paper"],
         "statement": claim["statement"],
-        "dataset": ";".join(sorted(table["dataset"].astype(str).unique()))
-        if "dataset" in table.columns
-        else "",
+        "dataset": _datasets(table, claim_id, claim),
         "table": claim["table"],
         "column": claim["column"],
         "treatment": claim["treatment"],
