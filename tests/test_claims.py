@@ -187,6 +187,8 @@ def test_the_dataset_is_that_of_the_compared_rows():
 def test_a_column_the_table_lacks_names_the_claim():
     with pytest.raises(ClaimError, match=r"claims\.c\.column: the table has no column 'fid50'"):
         one_claim(gan_table([0.1], [0.2]), column="fid50")
+    with pytest.raises(ClaimError, match=r"claims\.c\.pair_by: the table has no column 'victim'"):
+        one_claim(gan_table([0.1], [0.2]), pair_by=["victim"])
 
 
 def test_forest_plot_draws_every_claim(tmp_path):

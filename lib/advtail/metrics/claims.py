@@ -37,6 +37,15 @@ class ClaimError(ValueError):
         super().__init__(message)
 
 
+def _require_column(table: pd.DataFrame, column: str, claim_id: str, key: str) -> None:
+    if column not in table.columns:
+        raise ClaimError(
+            claim_id,
+            f"claims.{claim_id}.{key}: the table has no column '{column}' "
+            f"(it has {', '.join(table.columns)})",
+        )
+
+
 def select_rows(table: pd.DataFrame, where: dict, claim_id: str, key: str) -> pd.DataFrame:
     """The rows of ``table`` whose columns equal every value of ``where``."""
     rows = table
@@ -73,13 +82,10 @@ def paired_improvements(table: pd.DataFrame, claim_id: str, claim: dict) -> pd.D
     ``control``, ``improvement`` and ``held`` (the improvement exceeds minus the
     tolerance times the control's magnitude)."""
     column = claim["column"]
-    if column not in table.columns:
-        raise ClaimError(
-            claim_id,
-            f"claims.{claim_id}.column: the table has no column '{column}' "
-            f"(it has {', '.join(table.columns)})",
-        )
+    _require_column(table, column, claim_id, "column")
     pair_by = list(claim.get("pair_by") or [])
+    for name in pair_by:
+        _require_column(table, name, claim_id, "pair_by")
     where = claim.get("where") or {}
     rows = select_rows(table, where, claim_id, "where")
     treated = _values_by_pair(
@@ -129,12 +135,7 @@ def premise_value(table: pd.DataFrame, claim_id: str, claim: dict, premise: dict
     """The mean over seeds of one premise's column in its rows (its method's: by default
     the control's)."""
     column = premise["column"]
-    if column not in table.columns:
-        raise ClaimError(
-            claim_id,
-            f"claims.{claim_id}.premise.column: the table has no column '{column}' "
-            f"(it has {', '.join(table.columns)})",
-        )
+    _require_column(table, column, claim_id, "premise.column")
     where = dict(premise.get("where") or {})
     method = premise.get("method", claim["control"] if isinstance(claim["control"], str) else None)
     if method is not None:
