@@ -304,6 +304,28 @@ def test_standard_autoattack_is_no_weaker_than_pgd20_or_the_art_ensemble(trained
     assert art["library"].startswith("adversarial-robustness-toolbox 1.")
 
 
+def test_standard_autoattack_runs_on_rgb_images_read_from_nhwc_arrays():
+    from advtail.attacks.autoattack import AutoAttack
+
+    # to_model_input permutes NHWC uint8 arrays: RGB batches arrive with channels-last
+    # strides, on which the library's gradient check failed (found by the miniature run
+    # of cifar10_lt_reat.yaml)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 10)).eval()
+    images = torch.randint(0, 256, (6, 8, 8, 3), dtype=torch.uint8)
+    x = to_model_input(images)
+    assert not x.is_contiguous()
+    with torch.no_grad():  # labels the model gets right: every attack of the ensemble runs
+        y = model(x).argmax(1)
+    eps = to_model_scale(8 / 255)
+    attack = AutoAttack(eps, apgd_iterations=3, square_queries=5)
+    x_adv = attack(model, x, y, torch.Generator().manual_seed(0))
+    assert (x_adv - x).abs().max() <= eps + 1e-5
+    # nothing is left robust that a plain PGD-10 breaks, on the same model
+    pgd = PGD(eps, 10, to_model_scale(2 / 255))(model, x, y)
+    assert accuracy(model, x_adv, y) <= accuracy(model, pgd, y) + 1 / 6
+
+
 class _Quantised(nn.Module):
     """A planted gradient mask: the model sees its input rounded to 0.5 steps, so the
     input gradient is zero everywhere."""

@@ -237,8 +237,10 @@ class AutoAttack(ArtAutoAttack):
         logger, warnings = logging.getLogger(self.LOGGER), _Warnings()
         logger.addHandler(warnings)
         try:
+            # contiguous: the library views gradients as (N, -1), which fails on the
+            # channels-last strides of RGB images read from NHWC arrays
             adv01, _ = attack.run_standard_evaluation(
-                to_unit_range(x), y, batch_size=self.batch_size
+                to_unit_range(x).contiguous(), y, batch_size=self.batch_size
             )
         finally:
             logger.removeHandler(warnings)
