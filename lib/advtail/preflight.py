@@ -41,6 +41,9 @@ def source_train_counts(cfg: dict) -> np.ndarray | None:
         # n_k - round(n_k * test_fraction) of class k for train
         counts = np.asarray(DIGITS_CLASS_COUNTS if source == "digits" else MNIST_5K_CLASS_COUNTS)
         return counts - np.round(counts * cfg["test_fraction"]).astype(np.int64)
+    if source == "standin":
+        per_class = cfg["per_class"] - round(cfg["per_class"] * cfg["test_fraction"])
+        return np.full(cfg["num_classes"], per_class, dtype=np.int64)
     if source in CIFAR_TRAIN_PER_CLASS:
         classes, per_class = CIFAR_TRAIN_PER_CLASS[source]
         return np.full(classes, per_class, dtype=np.int64)

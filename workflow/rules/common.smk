@@ -24,6 +24,7 @@ from advtail.config import (
     gan_labeller,
     load_yaml,
     robust_gan_comparison,
+    shrink_config,
     uap_prior_gan_config,
     uap_prior_victim,
     uap_prior_victims,
@@ -49,7 +50,13 @@ from advtail.workflow.execution import jobs_run_here
 try:
     for path in workflow.configfiles:
         load_yaml(path)  # Snakemake's reader keeps the last of a key written twice
-    validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
+    SCHEMA = Path(workflow.basedir) / "config/schema/config.schema.yaml"
+    AS_WRITTEN = dict(config)
+    validate_config(config, SCHEMA)
+    if config["shrink"]:  # a miniature run (--config shrink=true) of the config as written
+        miniature = shrink_config(AS_WRITTEN)
+        config.clear()
+        config.update(validate_config(miniature, SCHEMA))
     # seed lists become one classifier or GAN entry per seed, <name>_seed<s>
     REPLICATES = expand_seeds(config)
     # against the sources and, where jobs run on this machine, its devices and memory

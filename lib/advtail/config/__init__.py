@@ -62,6 +62,7 @@ from advtail.config.selections import (
     uap_prior_victim,
     uap_prior_victims,
 )
+from advtail.config.shrink import shrink_config
 from advtail.config.uaps import RESIDUAL_ARCHITECTURES, _check_uaps
 from advtail.errors import ConfigError
 
@@ -82,6 +83,8 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         config["seeds"] = [
             int(s) if isinstance(s, str) and s.strip().isdigit() else s for s in config["seeds"]
         ]
+    if str(config.get("shrink")).lower() in ("true", "false"):
+        config["shrink"] = str(config["shrink"]).lower() == "true"  # `--config shrink=true`
     schema = load_schema(schema_path)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
@@ -171,6 +174,7 @@ __all__ = [
     "replicate_name",
     "robust_gan_comparison",
     "schema_variants",
+    "shrink_config",
     "uap_prior_gan_config",
     "uap_prior_victim",
     "uap_prior_victims",

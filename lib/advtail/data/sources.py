@@ -10,6 +10,8 @@ Sources (``datasets.<name>.source`` in the config):
 - ``patches``: ``count`` patches cut at random positions and scales from the two
   photographs scikit-learn ships (no network), one class: a prior no victim saw, for
   data-free universal perturbations.
+- ``standin``: synthetic images of a given size, channel count and class count (no
+  files): what a miniature run (``shrink``) puts in place of data it cannot read here.
 
 Every source yields uint8 NHWC arrays resized to ``image_size`` with ``channels``
 channels. A source without its own test split is split per class by
@@ -331,6 +333,12 @@ def read_imagefolder(cfg: dict) -> tuple[dict, list[str], dict]:
     folders = _class_folders(base, cfg.get("classes"), f"{key}.classes")
     if not folders:
         raise DataFileError(base, "no class subfolders found")
+    expected = cfg.get("num_classes")
+    if expected is not None and len(folders) != expected:
+        raise DataFileError(
+            base,
+            f"expected {expected} class folders ({key}.num_classes), found {len(folders)}",
+        )
     names = [p.name for p in folders]
     if pre_split:
         pools = {split: _read_folder_pool(root / split, names, cfg) for split in ("train", "test")}
@@ -382,6 +390,33 @@ def read_patches(cfg: dict) -> tuple[dict, list[str], dict]:
     labels = np.zeros(len(images), dtype=np.int64)
     provenance = {"origin": "sklearn.datasets.load_sample_images", "count": cfg["count"]}
     return {"all": (images, labels)}, ["patch"], provenance
+
+
+def standin_images(
+    num_classes: int, per_class: int, image_size: int, channels: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` uint8 images of each class: class k is a smooth random pattern of its
+    own (4 x 4 noise, resized) under per-image noise, so a classifier can tell the
+    classes apart and a GAN has a distribution to learn; deterministic in ``seed``."""
+    rng = np.random.default_rng([seed, 11])
+    images = np.empty((num_classes * per_class, image_size, image_size, channels), np.uint8)
+    for k in range(num_classes):
+        coarse = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        pattern = to_canonical_image(Image.fromarray(coarse, "RGB"), image_size, channels)
+        noise = rng.normal(0.0, 24.0, (per_class, *pattern.shape))
+        block = slice(k * per_class, (k + 1) * per_class)
+        images[block] = np.clip(pattern[None].astype(np.float64) + noise, 0, 255).astype(np.uint8)
+    labels = np.repeat(np.arange(num_classes, dtype=np.int64), per_class)
+    return images, labels
+
+
+def read_standin(cfg: dict) -> tuple[dict, list[str], dict]:
+    images, labels = standin_images(
+        cfg["num_classes"], cfg["per_class"], cfg["image_size"], cfg["channels"], cfg["split_seed"]
+    )
+    names = [f"class{k}" for k in range(cfg["num_classes"])]
+    provenance = {"origin": "synthetic stand-in (advtail.data.sources.standin_images)"}
+    return {"all": (images, labels)}, names, provenance
 
 
 # 5000 real MNIST test-set digits (500 per class, 28 x 28, label last of 785 columns)
@@ -442,6 +477,7 @@ RAW_SOURCES: dict[str, RawSource] = {
     "cifar10": read_cifar,
     "cifar100": read_cifar,
     "imagefolder": read_imagefolder,
+    "standin": read_standin,
 }
 
 

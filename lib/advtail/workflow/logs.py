@@ -46,6 +46,15 @@ def logged_progress(
             last = now
 
 
+def peak_memory_mib() -> float:
+    """The largest resident memory of this process so far, in MiB (Linux reports KiB,
+    macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
 @contextlib.contextmanager
 def rule_log(path: str | Path, level: int = logging.INFO):
     """Send stdout, stderr and ``logging`` to ``path``.
@@ -73,7 +82,9 @@ def rule_log(path: str | Path, level: int = logging.INFO):
                 try:
                     yield handle
                     logging.getLogger("advtail.job").info(
-                        "finished in %.1f s", time.perf_counter() - began
+                        "finished in %.1f s, peak memory %.0f MiB",
+                        time.perf_counter() - began,
+                        peak_memory_mib(),
                     )
                 except AdvtailError as err:
                     print(f"ERROR: {err}", file=handle)
