@@ -114,6 +114,7 @@ def pytest_configure(config):
 # last would run on alone while the other worker idles.
 LONGEST_FIRST = (
     "test_workflow.py",
+    "test_miniature.py",
     "test_slurm.py",
     "test_snakemake_versions.py",
     "test_bad_inputs.py",

@@ -53,7 +53,8 @@ try:
     SCHEMA = Path(workflow.basedir) / "config/schema/config.schema.yaml"
     AS_WRITTEN = dict(config)
     validate_config(config, SCHEMA)
-    if config["shrink"]:  # a miniature run (--config shrink=true) of the config as written
+    # a miniature run (--config shrink=true) shrinks the config as written
+    if config["shrink"]:
         miniature = shrink_config(AS_WRITTEN)
         config.clear()
         config.update(validate_config(miniature, SCHEMA))

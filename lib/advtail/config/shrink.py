@@ -37,8 +37,8 @@ from advtail.config.seeds import SEED_KEYS
 
 # sources that read files or the network, and their class counts where the source fixes them
 STANDIN_SOURCES = {"cifar10": 10, "cifar100": 100, "imagefolder": None}
-STANDIN_IMAGES = 100
-STANDIN_MIN_PER_CLASS = 6
+STANDIN_IMAGES = 80
+STANDIN_MIN_PER_CLASS = 3
 
 EPOCHS = 2
 GAN_STEPS = 4
@@ -76,9 +76,9 @@ CAPS = {
         "samples": 64,
         "gap.steps": 2,
         "gap.batch_size": 8,
-        "deepfool.images": 16,
+        "deepfool.images": 4,
         "deepfool.max_epochs": 1,
-        "deepfool.max_iter": 10,
+        "deepfool.max_iter": 3,
     },
 }
 # images each attack of a threat runs on, and the steps of PGD and CW (their names
@@ -187,9 +187,11 @@ def _standin_dataset(name: str, cfg: dict, prior_only: bool) -> dict:
 
 
 class Recipes:
-    """The recipe of each classifier, GAN and threat: the entry with every number, its
-    subset, seeds and ``paper`` blanked and each name of another entry replaced by that
-    entry's recipe (entries that differ only there run the same code)."""
+    """The recipe of each classifier and GAN: the entry with every number, its subset,
+    seeds and ``paper`` blanked. A GAN a classifier names (the discriminator it fine-tunes)
+    reads as that GAN's recipe; a classifier a GAN names (in its loop, its annotator)
+    reads as a classifier: which one changes what that classifier learns, not the GAN's
+    code."""
 
     def __init__(self, config: dict):
         self.entries = {
@@ -202,10 +204,11 @@ class Recipes:
         key = (kind, name)
         if key not in self.memo:
             self.memo[key] = f"<{kind}>"  # a cycle of names reads as the kind only
-            self.memo[key] = repr(self._blank(self.entries[kind][name]))
+            self.memo[key] = repr(self.blank(self.entries[kind][name], kind))
         return self.memo[key]
 
-    def _blank(self, value):
+    def blank(self, value, owner: str = "classifier"):
+        """``value`` (part of an entry of kind ``owner``) with numbers and names blanked."""
         if isinstance(value, bool) or value is None:
             return value
         if isinstance(value, (int, float)):
@@ -213,14 +216,17 @@ class Recipes:
         if isinstance(value, str):
             if _NUMBER.match(value):
                 return "#"
-            for kind, entries in self.entries.items():
-                if value in entries:
-                    return self.of(kind, value)
+            if value in self.entries["gan"]:
+                return self.of("gan", value)
+            if value in self.entries["classifier"]:
+                return "<classifier>" if owner == "gan" else self.of("classifier", value)
             return value
         if isinstance(value, list):
-            return [self._blank(v) for v in value]
+            return [self.blank(v, owner) for v in value]
         if isinstance(value, dict):
-            return {k: self._blank(v) for k, v in sorted(value.items()) if k not in NOT_RECIPE}
+            return {
+                k: self.blank(v, owner) for k, v in sorted(value.items()) if k not in NOT_RECIPE
+            }
         return value
 
 
@@ -263,7 +269,7 @@ def _first_of_each_recipe(config: dict) -> dict[str, set[str]]:
     for name, threat in threats.items():
         listed = sorted(c for c in threat.get("classifiers", []) if c in keep["classifier"])
         recipe = repr(
-            (recipes._blank({k: v for k, v in threat.items() if k != "classifiers"}), listed)
+            (recipes.blank({k: v for k, v in threat.items() if k != "classifiers"}), listed)
         )
         if recipe not in seen and listed:
             seen.add(recipe)
