@@ -64,7 +64,6 @@ def test_full_scale_config_runs_end_to_end_in_miniature(name, workflow_copy, tmp
         rows = robustness[robustness["threat"] == threat]
         assert sorted(set(rows["classifier"])) == sorted(cfg["classifiers"])
         assert set(rows["attack"]) >= set(cfg["attacks"]) - {"clean"}
-        # an attack never raises accuracy above the clean accuracy of its images
         assert rows["accuracy"].between(0, 1).all()
         for classifier in cfg["classifiers"]:
             card = json.loads(

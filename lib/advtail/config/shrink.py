@@ -34,6 +34,7 @@ import re
 
 from advtail.config.files import unaliased
 from advtail.config.seeds import SEED_KEYS
+from advtail.workflow.catalog import claim_premises
 
 # sources that read files or the network, and their class counts where the source fixes them
 STANDIN_SOURCES = {"cifar10": 10, "cifar100": 100, "imagefolder": None}
@@ -395,14 +396,10 @@ def _fewer_attack_steps(config: dict) -> None:
         figures["attack"] = fewer_steps(figures["attack"])
     for claim in (config.get("claims") or {}).values():
         for where in [claim.get("where") or {}] + [
-            p.get("where") or {} for p in _as_list(claim.get("premise"))
+            p.get("where") or {} for p in claim_premises(claim)
         ]:
             if isinstance(where.get("attack"), str):
                 where["attack"] = fewer_steps(where["attack"])
-
-
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value] if value else []
 
 
 def _first_seeds(value) -> None:
