@@ -337,6 +337,29 @@ def test_a_robust_gan_log_cut_to_its_header_is_an_error(tmp_path):
     assert len(read_log(path, columns)) == 1
 
 
+def test_seconds_to_common_fid_pairs_gans_by_seed():
+    """Fast-RobGAN's wall-time claim: per seed, the FID every GAN reached (the worst best)
+    and the training seconds at which each first validated at or below it."""
+    from advtail.metrics.tables import add_seconds_to_common_fid
+
+    def log(fids, seconds):
+        return pd.DataFrame({"val_fid_annotator": fids, "seconds": seconds})
+
+    rows = [
+        {"seed": 0, "best_val_fid": 10.0, "fid_column": "val_fid_annotator"},
+        {"seed": 0, "best_val_fid": 20.0, "fid_column": "val_fid_annotator"},
+        {"seed": 1, "best_val_fid": 5.0, "fid_column": "val_fid_annotator"},
+    ]
+    logs = [
+        log([40.0, None, 19.0, 10.0], [1.0, 2.0, 3.0, 4.0]),
+        log([30.0, 25.0, 20.0], [10.0, 20.0, 30.0]),
+        log([5.0], [7.0]),
+    ]
+    out = add_seconds_to_common_fid(rows, logs)
+    assert [r["common_val_fid"] for r in out] == [20.0, 20.0, None]
+    assert [r["seconds_to_common_fid"] for r in out] == [3.0, 30.0, None]
+
+
 def test_class_mosaic_lays_out_classes_pixel_for_pixel():
     from advtail.plots.grids import EMPTY, GAP, class_mosaic
 

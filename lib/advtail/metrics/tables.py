@@ -298,3 +298,25 @@ def robust_gan_row(
         "best_step": None if best is None else int(best["step"]),
         "last_val_fid": None if last is None else float(last[fid]),
     }
+
+
+def add_seconds_to_common_fid(rows: list[dict], logs: list[pd.DataFrame]) -> list[dict]:
+    """Fast-RobGAN's wall-time claim (thesis Fig. 5.1: a given validation FID reached
+    sooner): per seed, the common FID is the worst of the GANs' best validation FIDs, the
+    lowest that every GAN of that seed reached, and each GAN's ``seconds_to_common_fid`` is
+    its training seconds (the log's ``seconds``) at its first validation at or below it.
+    A seed with one GAN, or a GAN never validated, gets no common FID."""
+    by_seed: dict = {}
+    for row, log in zip(rows, logs, strict=True):
+        by_seed.setdefault(row.get("seed"), []).append((row, log))
+    for runs in by_seed.values():
+        bests = [row["best_val_fid"] for row, _ in runs]
+        common = max(bests) if len(runs) > 1 and None not in bests else None
+        for row, log in runs:
+            row["common_val_fid"] = common
+            row["seconds_to_common_fid"] = None
+            if common is None:
+                continue
+            reached = log[log[row["fid_column"]] <= common]
+            row["seconds_to_common_fid"] = float(reached["seconds"].iloc[0])
+    return rows

@@ -19,6 +19,7 @@ from advtail.metrics.tables import (
     GAN_META_KEYS,
     GAN_METRICS_KEYS,
     ROBUSTNESS_KEYS,
+    add_seconds_to_common_fid,
     adversarial_training_rows,
     classifier_row,
     gan_row,
@@ -193,6 +194,9 @@ def adversarial_training_table(
     return _write_with_summary(rows, out_csv, out_summary, by)
 
 
+ROBUST_GAN_LOG_COLUMNS = ("step", "seconds", "d_forward", "d_backward", "step_seconds")
+
+
 def robust_gan_table(
     log_paths,
     meta_paths,
@@ -204,12 +208,12 @@ def robust_gan_table(
     """``robust_gans.csv``: a row per GAN with a class head (AC-GAN, Rob-GAN, Fast-RobGAN)
     from its log and meta (:func:`advtail.metrics.tables.robust_gan_row`); the summary
     per method."""
-    rows = []
+    rows, logs = [], []
     for log_path, meta_path in zip(log_paths, meta_paths, strict=True):
-        log = read_log(log_path, ("step", "d_forward", "d_backward", "step_seconds"))
+        logs.append(read_log(log_path, ROBUST_GAN_LOG_COLUMNS))
         rows.append(
             robust_gan_row(
-                log, read_metrics(meta_path, ("gan", "config", "done")), experiment, replicates
+                logs[-1], read_metrics(meta_path, ("gan", "config", "done")), experiment, replicates
             )
         )
-    return _write_with_summary(rows, out_csv, out_summary)
+    return _write_with_summary(add_seconds_to_common_fid(rows, logs), out_csv, out_summary)
