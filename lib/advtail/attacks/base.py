@@ -64,6 +64,6 @@ def clip_image(x: torch.Tensor) -> torch.Tensor:
 def input_gradient(model: LogitsFn, loss_fn, x: torch.Tensor, y: torch.Tensor):
     """(gradient of the summed inner loss with respect to ``x``, the logits)."""
     x = x.detach().requires_grad_(True)
-    logits = model(x)
+    logits = model(x).float()  # the inner loss in float32 under a training's bf16 autocast
     (grad,) = torch.autograd.grad(loss_fn(logits, y).sum(), x)
     return grad, logits.detach()

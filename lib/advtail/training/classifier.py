@@ -25,6 +25,7 @@ from advtail.metrics.robustness import robust_metrics
 from advtail.nets.inference import predict_logits, to_model_input
 from advtail.training.adversarial import AdversarialExamples, validation_attack
 from advtail.training.loop import LoopPlan, TrainingRun, check_finite, run_loop
+from advtail.training.runtime import Precision, as_float
 from advtail.training.schedules import warmup_step_lr
 
 
@@ -56,7 +57,8 @@ class ClassifierTrainer:
     """Trains ``model`` with ``loss`` and per-epoch class ``weights`` as ``cfg`` says.
 
     ``cfg`` keys: epochs, batch_size, optimizer, schedule, augment, select, seed, and
-    ``adversarial`` (then ``examples`` makes the training batches). A loss with
+    ``adversarial`` (then ``examples`` makes the training batches), ``precision``
+    (:class:`advtail.training.runtime.Precision`). A loss with
     ``uses_features = True`` is called as ``loss(logits, y, weight, features=f)``.
     ``extra_term(model, y, generator)``, when given, adds a loss term per batch (Rob-GAN's
     fine-tuning: lambda x CE on attacked generated images,
@@ -77,6 +79,8 @@ class ClassifierTrainer:
         extra_term=None,
     ):
         self.model = model.to(device)
+        self.precision = Precision.from_config(cfg.get("precision"))
+        self.precision.prepare(device, self.model)
         self.examples = examples
         self.extra_term = extra_term
         self.loss = loss.to(device)
@@ -99,7 +103,7 @@ class ClassifierTrainer:
     def batch_loss(self, x: torch.Tensor, y: torch.Tensor, weight) -> tuple:
         """(loss, logits) of one batch: features and logits computed once."""
         features = self.model.features(x)
-        logits = self.model.head(features)
+        features, logits = as_float(features, self.model.head(features))
         if getattr(self.loss, "uses_features", False):
             return self.loss(logits, y, weight, features=features), logits
         return self.loss(logits, y, weight), logits
@@ -134,12 +138,13 @@ class ClassifierTrainer:
                 augment.get("crop_padding", 0),
                 augment.get("flip", False),
             )
-            y = labels[idx]
-            if self.examples is not None:  # made with the model in eval mode
-                x = self.examples(self.model, x, y, generator)
-            loss, logits = self.batch_loss(x, y, weight)
-            if self.extra_term is not None:
-                loss = loss + self.extra_term(self.model, y, generator)
+            x, y = self.precision.images(x), labels[idx]
+            with self.precision.forward(self.device):
+                if self.examples is not None:  # made with the model in eval mode
+                    x = self.examples(self.model, x, y, generator)
+                loss, logits = self.batch_loss(x, y, weight)
+                if self.extra_term is not None:
+                    loss = loss + self.extra_term(self.model, y, generator).float()
             check_finite(loss, "training", self.unit, epoch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()

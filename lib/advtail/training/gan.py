@@ -29,6 +29,7 @@ from advtail.metrics.generation import feature_statistics, frechet_distance, kl_
 from advtail.nets.inference import features_and_predictions, to_model_input
 from advtail.nets.sampling import balanced_labels, generate_images
 from advtail.training.loop import LoopPlan, check_finite, run_loop
+from advtail.training.runtime import Precision, as_float
 from advtail.training.schedules import exponential_anneal
 
 
@@ -98,10 +99,11 @@ class DiscriminatorUpdate:
         for _ in range(trainer.cfg.get("d_steps", 1)):
             x_real, y_real = trainer.real_batch()
             z, y_fake = trainer.fake_batch()
-            with torch.no_grad():
-                fake = trainer.G(z, y_fake)
-            x_real = self.real_examples(trainer, x_real, y_real)
-            loss_d = self.loss(trainer, x_real, y_real, fake, y_fake)
+            with trainer.precision.forward(trainer.device):
+                with torch.no_grad():
+                    fake = trainer.G(z, y_fake)
+                x_real = self.real_examples(trainer, x_real, y_real)
+                loss_d = self.loss(trainer, x_real, y_real, fake, y_fake)
             check_finite(loss_d, "discriminator", trainer.unit, step)
             trainer.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -122,11 +124,11 @@ class DiscriminatorUpdate:
     def loss(trainer: GANTrainer, x_real, y_real, fake, y_fake) -> torch.Tensor:
         """The discriminator loss of one real and one fake batch."""
         D, d_labels = trainer.D, trainer.d_labels
-        d_real, c_real = D(x_real, d_labels(y_real))
-        d_fake, c_fake = D(fake, d_labels(y_fake))
+        d_real, c_real = as_float(*D(x_real, d_labels(y_real)))
+        d_fake, c_fake = as_float(*D(fake, d_labels(y_fake)))
         loss_d = trainer.objective.discriminator_loss(d_real, d_fake)
         loss_d = loss_d + trainer.objective.penalty(
-            lambda x, y=y_real: D(x, d_labels(y))[0], x_real, fake
+            lambda x, y=y_real: D(x, d_labels(y))[0].float(), x_real, fake
         )
         if trainer.class_loss is not None:
             loss_d = loss_d + trainer.class_loss.discriminator_term(c_real, y_real, c_fake, y_fake)
@@ -140,6 +142,7 @@ class GANTrainer:
     period}}, ema {decay, start} (optional), cycle_steps, log_every, checkpoint_every,
     validate_every, seed.
     ``regularizers``: :class:`GeneratorRegularizer` terms added to the generator loss.
+    ``cfg['precision']`` (optional): :class:`advtail.training.runtime.Precision`.
     ``cfg['snapshots']`` (optional): keep the generator of each of the last that many
     cycles in :attr:`snapshots`.
     ``validate(generator) -> (score, metrics)`` runs every ``validate_every`` steps; the
@@ -162,6 +165,8 @@ class GANTrainer:
         discriminator_update: DiscriminatorUpdate | None = None,
     ):
         self.G, self.D = generator.to(device), discriminator.to(device)
+        self.precision = Precision.from_config(cfg.get("precision"))
+        self.precision.prepare(device, self.G, self.D)
         self.objective = objective
         self.cfg = cfg
         self.device = device
@@ -187,7 +192,7 @@ class GANTrainer:
     def real_batch(self):
         idx = torch.randint(0, len(self.labels), (self.cfg["batch_size"],), generator=self.rng)
         idx = idx.to(self.device)
-        return to_model_input(self.images[idx]), self.labels[idx]
+        return self.precision.images(to_model_input(self.images[idx])), self.labels[idx]
 
     def fake_batch(self):
         z = self.G.sample_latent(self.cfg["batch_size"], self.rng, self.device)
@@ -221,20 +226,21 @@ class GANTrainer:
         # the round's passes through D (the generator step adds one of each for every method)
         row["d_forward"], row["d_backward"] = self.passes.read()
         z, y_fake = self.fake_batch()
-        fake = self.G(z, y_fake)
-        d_fake, c_fake = self.D(fake, self.d_labels(y_fake))
-        d_real = None
-        if self.objective.generator_needs_real:
-            with torch.no_grad():
-                d_real = self.D(x_real, self.d_labels(y_real))[0]
-        loss_g = self.objective.generator_loss(d_real, d_fake)
-        row["loss_g_adv"] = loss_g.item()
-        if self.class_loss is not None:
-            loss_g = loss_g + self.class_loss.generator_term(c_fake, y_fake)
-        for i, regularizer in enumerate(self.regularizers):
-            term = regularizer(fake)
-            row[f"reg{i}"] = term.item()
-            loss_g = loss_g + term
+        with self.precision.forward(self.device):
+            fake = self.G(z, y_fake)
+            d_fake, c_fake = as_float(*self.D(fake, self.d_labels(y_fake)))
+            d_real = None
+            if self.objective.generator_needs_real:
+                with torch.no_grad():
+                    d_real = self.D(x_real, self.d_labels(y_real))[0].float()
+            loss_g = self.objective.generator_loss(d_real, d_fake)
+            row["loss_g_adv"] = loss_g.item()
+            if self.class_loss is not None:
+                loss_g = loss_g + self.class_loss.generator_term(c_fake, y_fake)
+            for i, regularizer in enumerate(self.regularizers):
+                term = regularizer(fake).float()
+                row[f"reg{i}"] = term.item()
+                loss_g = loss_g + term
         check_finite(loss_g, "generator", self.unit, step)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

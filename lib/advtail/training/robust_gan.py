@@ -43,7 +43,7 @@ class DiscriminatorScores(nn.Module):
 
     def forward(self, x):
         adversarial, class_logits = self.discriminator(x)
-        return torch.cat([adversarial[:, None], class_logits], dim=1)
+        return torch.cat([adversarial[:, None], class_logits], dim=1).float()
 
 
 def discriminator_real_loss(objective: GANObjective, class_weight: float = 1.0):
@@ -88,11 +88,12 @@ class FreeAdversarialUpdate(DiscriminatorUpdate):
         for _ in range(trainer.cfg.get("d_steps", 1)):
             x_real, y_real = trainer.real_batch()
             z, y_fake = trainer.fake_batch()
-            with torch.no_grad():
+            with torch.no_grad(), trainer.precision.forward(trainer.device):
                 fake = trainer.G(z, y_fake)
             for _ in range(self.replays):
                 x_adv = self.perturbation.apply(x_real, trainer.rng)
-                loss_d = self.loss(trainer, x_adv, y_real, fake, y_fake)
+                with trainer.precision.forward(trainer.device):
+                    loss_d = self.loss(trainer, x_adv, y_real, fake, y_fake)
                 check_finite(loss_d, "discriminator", trainer.unit, step)
                 trainer.opt_d.zero_grad(set_to_none=True)
                 loss_d.backward()
