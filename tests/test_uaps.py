@@ -457,3 +457,62 @@ def test_uap_table_checks_every_sidecar_and_the_configured_budget(tmp_path):
         with pytest.raises(DataFileError, match=words) as info:
             table()
         assert str(meta) in str(info.value)
+
+
+def test_uap_budget_sweep_rows_are_each_budgets_own_fooling_rate(tmp_path):
+    """The perturbation claims' premise sweep: a row per budget and victim, the fooling
+    rate of the perturbation crafted at that budget on its own victim (as computed
+    directly), sorted by budget, with its figure; a perturbation whose meta names another
+    budget is refused, naming its file."""
+    from advtail.data.arrays import ImageSet, save_image_set
+    from advtail.nets.files import save_model
+    from advtail.stages.craft_uap import craft_uap
+    from advtail.stages.uap_evaluation import perturbed_predictions, uap_budget_sweep
+
+    arch = {"name": "small_cnn", "num_classes": 4, "channels": 1, "mean": [0.5], "std": [0.5]}
+    torch.manual_seed(0)
+    model = build_classifier({**arch, "width": 4})
+    victim = tmp_path / "victim.pt"
+    save_model(victim, model, {**arch, "width": 4}, image_size=8, class_counts=[4, 3, 2, 1])
+    test = tmp_path / "test.npz"
+    labels = np.arange(200, dtype=np.int64) % 4
+    save_image_set(test, ImageSet(_images(200), labels, ["a", "b", "c", "d"]))
+    budgets = ["8/255", "64/255"]
+    files = {}
+    for budget in budgets:
+        out = tmp_path / budget.replace("/", "_")
+        out.mkdir()
+        craft_uap("random", {"eps": budget}, victim, out / "p.npy", out / "m.json", device="cpu")
+        files[budget] = out
+    paths = [files[b] / "p.npy" for b in reversed(budgets)]  # order follows budgets
+    metas = [files[b] / "m.json" for b in reversed(budgets)]
+    table = uap_budget_sweep(
+        paths,
+        metas,
+        budgets[::-1],
+        ["v"],
+        [victim],
+        test,
+        tmp_path / "t.csv",
+        tmp_path / "f.png",
+        device="cpu",
+    )
+    assert table["eps"].tolist() == budgets  # sorted by budget
+    for budget, rate in zip(table["eps"], table["fooling_rate"], strict=True):
+        delta = np.load(files[budget] / "p.npy")
+        clean, perturbed = perturbed_predictions(model.eval(), _images(200), delta, "cpu")
+        assert rate == pytest.approx(np.mean(clean != perturbed))
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(DataFileError, match="crafted at eps 8/255") as info:
+        uap_budget_sweep(
+            paths[1:],
+            metas[1:],
+            ["64/255"],
+            ["v"],
+            [victim],
+            test,
+            tmp_path / "t.csv",
+            tmp_path / "f.png",
+            device="cpu",
+        )
+    assert str(metas[1]) in str(info.value)

@@ -28,6 +28,7 @@ from advtail.config import (
     uap_prior_gan_config,
     uap_prior_victim,
     uap_prior_victims,
+    uap_sweep_budgets,
     validate_config,
     UAP_PRIOR_GANS,
 )
@@ -325,6 +326,20 @@ def uap_files(filename, methods=UAP_METHODS, seeds=None, victims=None):
     ]
 
 
+# uaps.sweep: budget label (its path segment) -> budget
+UAP_SWEEP = uap_sweep_budgets(UAPS)
+
+
+def uap_sweep_files(filename):
+    """``filename`` of the sweep's perturbation at every budget against every victim."""
+    seed = UAP_SEEDS[0] if UAP_SEEDS else 0
+    return [
+        f"results/uaps/sweep/seed{seed}/eps{budget}/{victim}/{filename}"
+        for budget in UAP_SWEEP
+        for victim in UAP_VICTIMS
+    ]
+
+
 def uap_victim_model(wildcards):
     return classifier_model(wildcards.victim)
 
@@ -487,6 +502,8 @@ def all_targets():
         targets.append("results/tables/robust_gans.csv")
     if UAPS:
         targets.append("results/tables/uap.csv")
+    if UAP_SWEEP:
+        targets.append("results/tables/uap_budget_sweep.csv")
     if CLAIMS:
         targets.append("results/tables/claims.csv")
     return targets + report_table_pages(targets)

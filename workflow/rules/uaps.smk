@@ -157,6 +157,60 @@ use rule craft_uap_data_free as craft_uap_random with:
         cfg=uap_settings(),
 
 
+# the premise sweep of the perturbation claims (uaps.sweep): the data-driven perturbation
+# at each budget, first seed
+use rule craft_uap_data_driven as craft_uap_sweep with:
+    output:
+        perturbation="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/perturbation.npy",
+        meta="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/meta.json",
+    log:
+        "results/logs/craft_uap/sweep/seed{seed}/eps{budget}/{victim}.log",
+    wildcard_constraints:
+        victim=names_pattern(UAP_VICTIMS),
+        seed=r"\d+",
+        budget=names_pattern(UAP_SWEEP),
+    params:
+        method="gap",
+        cfg=lambda wildcards: {
+            **uap_settings("gap"),
+            "eps": UAP_SWEEP[wildcards.budget],
+        },
+
+
+rule uap_budget_sweep:
+    input:
+        lib=lib_sources("uap_budget_sweep.py"),
+        perturbations=uap_sweep_files("perturbation.npy"),
+        metas=uap_sweep_files("meta.json"),
+        victims=[classifier_model(name) for name in UAP_VICTIMS],
+        test=uap_test_file,
+    output:
+        table=report(
+            "results/tables/uap_budget_sweep.csv",
+            caption="../report/uap_budget_sweep.rst",
+            category="Tables (CSV)",
+            subcategory="Universal perturbations",
+        ),
+        figure=report(
+            "results/figures/uap_budget_sweep.png",
+            caption="../report/uap_budget_sweep_figure.rst",
+            category="Universal perturbations",
+        ),
+    log:
+        "results/logs/uap_budget_sweep.log",
+    conda:
+        ENV
+    threads: NET_THREADS
+    resources:
+        gpu=GPU,
+        mem_mb=4000,
+        runtime=30,
+    params:
+        budgets=list(UAP_SWEEP.values()),
+        victims=UAP_VICTIMS,
+        seed=UAP_SEEDS[0] if UAP_SEEDS else 0,
+
+
 rule uap_table:
     input:
         lib=lib_sources("uap_table.py"),

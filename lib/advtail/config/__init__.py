@@ -61,6 +61,7 @@ from advtail.config.selections import (
     uap_prior_gan_config,
     uap_prior_victim,
     uap_prior_victims,
+    uap_sweep_budgets,
 )
 from advtail.config.shrink import shrink_config
 from advtail.config.uaps import RESIDUAL_ARCHITECTURES, _check_uaps
@@ -178,6 +179,7 @@ __all__ = [
     "uap_prior_gan_config",
     "uap_prior_victim",
     "uap_prior_victims",
+    "uap_sweep_budgets",
     "unaliased",
     "validate_config",
     "variant_tables",

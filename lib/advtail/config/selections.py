@@ -181,3 +181,9 @@ def claim_methods(table: str, config: dict) -> list[str] | None:
         "uap": list(UAP_METHODS) if config.get("uaps") else None,
     }
     return methods[table]
+
+
+def uap_sweep_budgets(uaps: dict) -> dict:
+    """``uaps.sweep.eps`` by path label (its wildcard: "48/255" -> "48_255")."""
+    budgets = ((uaps or {}).get("sweep") or {}).get("eps") or []
+    return {str(eps).replace("/", "_").replace(" ", ""): eps for eps in budgets}

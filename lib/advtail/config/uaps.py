@@ -30,6 +30,8 @@ def _check_uaps(uaps: dict, classifiers: dict, subsets: dict, datasets: dict) ->
     if uaps.get("in_loop"):
         _classifier_of(f"{key}.in_loop", uaps["in_loop"], classifiers, subsets, dataset)
     _check_budget_key(f"{key}.eps", uaps.get("eps", "10/255"))
+    for i, eps in enumerate((uaps.get("sweep") or {}).get("eps") or []):
+        _check_budget_key(f"{key}.sweep.eps.{i}", eps)
     skip = (uaps.get("gap") or {}).get("skip_gradient")
     if skip is not None:
         for name in victims:

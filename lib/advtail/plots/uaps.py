@@ -112,6 +112,25 @@ def plot_uap_fooling_rate(summary: pd.DataFrame, path) -> dict:
     return plotted
 
 
+def plot_uap_budget_sweep(table: pd.DataFrame, path) -> dict:
+    """Fooling rate of the data-driven perturbation on its own victim against the budget
+    (the perturbation claims' premise sweep), one line per victim."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    plotted = {}
+    for i, (victim, rows) in enumerate(table.groupby("crafted_on", sort=False)):
+        rows = rows.sort_values("eps_value")
+        x = rows["eps_value"].to_numpy() * 255
+        ax.plot(x, rows["fooling_rate"], marker="o", label=victim, color=OKABE_ITO[i % 8])
+        plotted[victim] = rows["fooling_rate"].tolist()
+    ax.set_xlabel("L-inf budget (x/255 on the [0, 1] scale)")
+    ax.set_ylabel("fooling rate on the test split")
+    ax.set_ylim(0, 1)
+    ax.set_title("Data-driven perturbation against budget (one seed)", fontsize=10)
+    ax.legend(title="victim", fontsize=8)
+    save_figure(fig, path, rect=None)
+    return plotted
+
+
 def plot_uap_transfer(summary: pd.DataFrame, path) -> dict:
     """One heat map per method: mean fooling rate of the perturbation crafted against
     the row's victim, applied to the column's victim."""

@@ -16,7 +16,12 @@ from advtail.errors import DataFileError
 from advtail.metrics.uaps import fooling_metrics
 from advtail.nets.classifiers import load_classifier
 from advtail.nets.inference import predict_logits
-from advtail.plots.uaps import plot_uap_fooling_rate, plot_uap_perturbations, plot_uap_transfer
+from advtail.plots.uaps import (
+    plot_uap_budget_sweep,
+    plot_uap_fooling_rate,
+    plot_uap_perturbations,
+    plot_uap_transfer,
+)
 from advtail.stages.craft_uap import load_perturbation
 from advtail.stages.tables import read_table
 from advtail.training.runtime import resolve_device, set_threads
@@ -76,13 +81,32 @@ def uap_tables(
     ]
     for entry in perturbations:  # every sidecar checked before any model is loaded
         entry["meta"], entry["budget"] = _checked_meta(entry["meta"], eps)
-    victims = dict(zip(victims, victim_models, strict=True))
     set_threads(threads)
     torch_device = resolve_device(device)
+    rows, per_class = perturbation_rows(
+        perturbations, dict(zip(victims, victim_models, strict=True)), test_path, torch_device
+    )
+    table = pd.DataFrame(rows)
+    order = {m: i for i, m in enumerate(UAP_METHODS)}
+    table = table.sort_values(
+        ["method", "crafted_on", "evaluated_on", "seed"],
+        key=lambda c: c.map(order) if c.name == "method" else c,
+    )
+    for path, frame in ((out_table, table), (out_per_class, pd.DataFrame(per_class))):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+    summary = uap_summary(table)
+    summary.to_csv(out_summary, index=False)
+    return table
+
+
+def perturbation_rows(perturbations: list[dict], victims: dict, test_path, torch_device):
+    """(rows, per-class rows) of each perturbation (``seed``, ``method``, ``crafted_on``,
+    ``path``, checked ``meta`` and ``budget``) on each victim (name -> model file) on the
+    test split at ``test_path``."""
     test = load_image_set(test_path)
     rows, per_class = [], []
     loaded = {name: load_classifier(path, torch_device) for name, path in victims.items()}
-    clean_cache = {}
     for entry in perturbations:
         meta = entry["meta"]
         for name, (victim, payload) in loaded.items():
@@ -93,7 +117,6 @@ def uap_tables(
                 entry["budget"],
             )
             clean, perturbed = perturbed_predictions(victim, test.images, delta, torch_device)
-            clean_cache.setdefault(name, clean)
             metrics = fooling_metrics(test.labels, clean, perturbed, payload["class_counts"])
             rows.append(
                 {
@@ -132,17 +155,51 @@ def uap_tables(
                         "accuracy": accuracy,
                     }
                 )
-    table = pd.DataFrame(rows)
-    order = {m: i for i, m in enumerate(UAP_METHODS)}
-    table = table.sort_values(
-        ["method", "crafted_on", "evaluated_on", "seed"],
-        key=lambda c: c.map(order) if c.name == "method" else c,
-    )
-    for path, frame in ((out_table, table), (out_per_class, pd.DataFrame(per_class))):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        frame.to_csv(path, index=False)
-    summary = uap_summary(table)
-    summary.to_csv(out_summary, index=False)
+    return rows, per_class
+
+
+def uap_budget_sweep(
+    perturbation_files,
+    meta_files,
+    budgets,
+    victims,
+    victim_models,
+    test_path,
+    out_table,
+    out_figure,
+    seed: int = 0,
+    device="auto",
+    threads=None,
+) -> pd.DataFrame:
+    """Rule uap_budget_sweep: the data-driven perturbation (GAP on each victim's training
+    subset) crafted at each budget of ``uaps.sweep.eps``, on its own victim's test split:
+    the premise of the perturbation claims (the data-driven perturbation must fool enough
+    predictions for the methods to be told apart), read before the multi-seed run.
+
+    ``perturbation_files`` and ``meta_files`` run over ``budgets``, then ``victims``.
+    Writes one row per budget and victim (fooling rate, accuracy, per group) and the
+    figure of fooling rate against budget."""
+    keys = [(budget, victim) for budget in budgets for victim in victims]
+    if not len(keys) == len(perturbation_files) == len(meta_files):
+        raise ValueError(f"{len(keys)} perturbations expected, {len(perturbation_files)} given")
+    set_threads(threads)
+    torch_device = resolve_device(device)
+    rows = []
+    models = dict(zip(victims, victim_models, strict=True))
+    for (budget, victim), path, meta_path in zip(keys, perturbation_files, meta_files, strict=True):
+        meta, value = _checked_meta(meta_path, budget)
+        entry = {"seed": seed, "method": "data_driven", "crafted_on": victim, "path": path}
+        own, _ = perturbation_rows(
+            [{**entry, "meta": meta, "budget": value}],
+            {victim: models[victim]},
+            test_path,
+            torch_device,
+        )
+        rows += [{**row, "eps_value": value} for row in own]
+    table = pd.DataFrame(rows).sort_values(["crafted_on", "eps_value"])
+    Path(out_table).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_table, index=False)
+    plot_uap_budget_sweep(table, out_figure)
     return table
 
 
