@@ -64,6 +64,22 @@ def test_dry_run_of_every_config(config):
     snakemake(REPO, "-n", "--configfile", f"config/{config}")
 
 
+def test_adversarial_training_table_without_a_threat_is_one_error(tmp_path):
+    """Asked for with no threat that evaluates its classifiers, the table had no row and
+    no word of why: now one error naming the key and the classifiers, before any job."""
+    import yaml
+
+    config = yaml.safe_load((REPO / "config/digits_reat_sweep.yaml").read_text())
+    del config["robustness"]
+    path = tmp_path / "no_threat.yaml"
+    path.write_text(yaml.safe_dump(config))
+    target = "results/tables/adversarial_training.csv"
+    result = snakemake(REPO, "-n", target, "--configfile", str(path), check=False)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "config key 'robustness.threats'" in text and "pgdat_eps16, pgdat_eps32" in text
+
+
 def test_lint_is_clean():
     result = snakemake(REPO, "--lint")
     assert "good condition" in result.stdout + result.stderr

@@ -6,7 +6,7 @@
 rule adversarial_training_table:
     input:
         lib=lib_sources("adversarial_training_table.py"),
-        metrics=robustness_files([ADVERSARIAL_THREAT]) if ADVERSARIAL_THREAT else [],
+        metrics=adversarial_training_metrics,
         logs=[f"{classifier_dir(name)}/log.csv" for name in ADVERSARIAL],
     output:
         report(

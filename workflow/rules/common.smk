@@ -456,6 +456,21 @@ ADVERSARIAL = adversarial_classifiers(config["classifiers"])
 ADVERSARIAL_THREAT = adversarial_training_threat(ROBUSTNESS, config["classifiers"])
 
 
+def adversarial_training_metrics(wildcards):
+    """The robustness files of the adversarial training table's threat. Asked for without
+    one (no threat evaluates an adversarially trained classifier), the table would have no
+    row: one error before any job instead."""
+    if ADVERSARIAL_THREAT is None:
+        raise ConfigError(
+            "robustness.threats",
+            "results/tables/adversarial_training.csv needs a threat that evaluates the "
+            f"adversarially trained classifiers ({', '.join(ADVERSARIAL) or 'none'}); "
+            "add one (attacks: [clean] is enough)",
+            has_value=False,
+        )
+    return robustness_files([ADVERSARIAL_THREAT])
+
+
 def first_seed_of_each_method(names):
     """Per method, its replicate of the lowest seed (the one drawn where every seed
     would crowd the figure), in the order of ``names``."""
