@@ -173,7 +173,7 @@ def _standin_dataset(name: str, cfg: dict, prior_only: bool) -> dict:
             f"datasets.{name}.num_classes",
             "a miniature run (shrink) needs the class count of an image folder: set "
             "num_classes or classes",
-            None,
+            has_value=False,
         )
     return {
         "source": "standin",
