@@ -334,7 +334,7 @@ def uap_sweep_files(filename):
     """``filename`` of the sweep's perturbation at every budget against every victim."""
     seed = UAP_SEEDS[0] if UAP_SEEDS else 0
     return [
-        f"results/uaps/sweep/seed{seed}/eps{budget}/{victim}/{filename}"
+        f"results/uaps/sweep/seed{seed}/eps{budget}/{victim}/data_driven/{filename}"
         for budget in UAP_SWEEP
         for victim in UAP_VICTIMS
     ]

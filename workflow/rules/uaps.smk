@@ -161,8 +161,8 @@ use rule craft_uap_data_free as craft_uap_random with:
 # at each budget, first seed
 use rule craft_uap_data_driven as craft_uap_sweep with:
     output:
-        perturbation="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/perturbation.npy",
-        meta="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/meta.json",
+        perturbation="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/data_driven/perturbation.npy",
+        meta="results/uaps/sweep/seed{seed}/eps{budget}/{victim}/data_driven/meta.json",
     log:
         "results/logs/craft_uap/sweep/seed{seed}/eps{budget}/{victim}.log",
     wildcard_constraints:
