@@ -110,6 +110,8 @@ def test_every_rule_names_env_log_threads_and_resources():
             continue
         for directive in ("conda:", "log:", "threads:", "resources:"):
             assert f"\n    {directive}" in body, f"{name} lacks {directive}"
+        # a rule without an action "completes" and leaves its outputs missing
+        assert re.search(r"\n    (script|shell|run|wrapper):", body), f"{name} has no action"
 
 
 NETWORK_RULES = {

@@ -209,6 +209,8 @@ rule uap_budget_sweep:
         budgets=list(UAP_SWEEP.values()),
         victims=UAP_VICTIMS,
         seed=UAP_SEEDS[0] if UAP_SEEDS else 0,
+    script:
+        "../scripts/uap_budget_sweep.py"
 
 
 rule uap_table:
